@@ -1,0 +1,32 @@
+"""Accounts: people who log in. Consumers buy without one."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlmodel import Field, SQLModel
+
+from shop.timeutil import UTCDateTime, utcnow
+
+
+class Role(StrEnum):
+    ALLIANCE_ADMIN = "alliance_admin"
+    MEMBER = "member"  # belongs to exactly one cooperative
+    PARTNER = "partner"  # staff of the postal partner
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "user_account"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=80, unique=True, index=True)
+    display_name: str = Field(max_length=120)
+    email: str | None = Field(default=None, max_length=254)
+    password_hash: str = Field(max_length=255)
+    role: str = Field(max_length=20)
+    cooperative_id: int | None = Field(default=None, foreign_key="cooperative.id", index=True)
+    partner_id: int | None = Field(default=None, foreign_key="postal_partner.id", index=True)
+    is_active: bool = Field(default=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

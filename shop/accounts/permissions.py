@@ -1,0 +1,63 @@
+"""Named permissions and the one decorator that checks them.
+
+Roles grant sets of permission names (`area:object:action`). Views declare what they need; whether
+*this* object belongs to the caller's cooperative is checked in the services, which always filter
+by the caller's cooperative id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import TypeVar
+
+from flask import abort
+from flask_login import current_user
+
+from shop.accounts.models import Role
+from shop.extensions import login_manager
+
+F = TypeVar("F", bound=Callable)
+
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    Role.ALLIANCE_ADMIN: frozenset(
+        {
+            "alliance:cooperative:read",
+            "alliance:cooperative:write",
+            "alliance:console:read",
+            "trace:batch:recall",
+        }
+    ),
+    Role.MEMBER: frozenset(
+        {
+            "coop:product:read",
+            "coop:product:write",
+            "coop:batch:write",
+            "coop:order:read",
+            "coop:order:write",
+            "trace:batch:recall",
+        }
+    ),
+    Role.PARTNER: frozenset({"post:shipment:read", "post:shipment:write"}),
+}
+
+
+def permissions_for(role: str) -> frozenset[str]:
+    return ROLE_PERMISSIONS.get(role, frozenset())
+
+
+def requires(permission: str) -> Callable[[F], F]:
+    """Login required, then the named permission; anonymous users go to the login page."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if permission not in current_user.permissions:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator

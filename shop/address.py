@@ -1,0 +1,67 @@
+"""Vietnamese addresses on the two-level system in force since 1 July 2025.
+
+34 provinces and centrally-run cities, each made of communes, wards and special zones. The data
+comes from the pinned `vietnam-provinces` package, so a correction there is a version bump here.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from vietnam_provinces import Province, Ward
+
+
+@lru_cache(maxsize=1)
+def provinces() -> list[tuple[int, str]]:
+    return sorted(((int(p.code), p.name) for p in Province.iter_all()), key=lambda item: item[1])
+
+
+@lru_cache(maxsize=1)
+def _province_names() -> dict[int, str]:
+    return dict(provinces())
+
+
+@lru_cache(maxsize=64)
+def wards(province_code: int) -> list[tuple[int, str]]:
+    if province_code not in _province_names():
+        return []
+    return sorted(
+        ((int(w.code), re.sub(r"\s+", " ", w.name).strip()) for w in Ward.iter_all() if int(w.province_code) == province_code),
+        key=lambda item: item[1],
+    )
+
+
+@lru_cache(maxsize=1)
+def _ward_index() -> dict[int, tuple[str, int]]:
+    return {int(w.code): (re.sub(r"\s+", " ", w.name).strip(), int(w.province_code)) for w in Ward.iter_all()}
+
+
+def province_name(code: int) -> str:
+    return _province_names().get(code, "?")
+
+
+def ward_name(code: int) -> str:
+    return _ward_index().get(code, ("?", 0))[0]
+
+
+def is_valid(province_code: int, ward_code: int) -> bool:
+    entry = _ward_index().get(ward_code)
+    return entry is not None and entry[1] == province_code
+
+
+def full_address(street: str, ward_code: int, province_code: int) -> str:
+    return f"{street}, {ward_name(ward_code)}, {province_name(province_code)}"
+
+
+PHONE_RE = re.compile(r"^0(3|5|7|8|9)\d{8}$")
+
+
+def normalize_phone(raw: str) -> str | None:
+    """Vietnamese mobile numbers: 0xxxxxxxxx or +84xxxxxxxxx; returns the 0-prefixed form."""
+    digits = re.sub(r"[\s.\-()]", "", raw or "")
+    if digits.startswith("+84"):
+        digits = "0" + digits[3:]
+    elif digits.startswith("84") and len(digits) == 11:
+        digits = "0" + digits[2:]
+    return digits if PHONE_RE.match(digits) else None

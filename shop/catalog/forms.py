@@ -1,0 +1,49 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, DecimalField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from shop.catalog.models import Category, SaleUnit
+
+CATEGORY_LABELS = {
+    Category.RICE: _l("Rice"),
+    Category.FRUIT: _l("Fruit"),
+    Category.VEGETABLES: _l("Vegetables"),
+    Category.SEAFOOD: _l("Seafood"),
+    Category.PROCESSED: _l("Processed food"),
+    Category.OTHER: _l("Other"),
+}
+SALE_UNIT_LABELS = {
+    SaleUnit.KG: _l("kg"),
+    SaleUnit.BAG_5KG: _l("5 kg bag"),
+    SaleUnit.BOX: _l("box"),
+    SaleUnit.PIECE: _l("piece"),
+}
+
+
+class ProductForm(FlaskForm):
+    name = StringField(_l("Product name"), validators=[DataRequired(_l("Enter the product name.")), Length(min=2, max=200)])
+    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=4000)])
+    category = SelectField(_l("Category"), choices=[(c.value, l) for c, l in CATEGORY_LABELS.items()])
+    sale_unit = SelectField(_l("Sale unit"), choices=[(u.value, l) for u, l in SALE_UNIT_LABELS.items()])
+    unit_weight_g = IntegerField(
+        _l("Weight of one sale unit (grams)"),
+        validators=[InputRequired(_l("Enter the weight in grams.")), NumberRange(min=1, max=50_000, message=_l("Between 1 g and 50 kg."))],
+    )
+    price_vnd = IntegerField(
+        _l("Price per sale unit (VND)"),
+        validators=[InputRequired(_l("Enter the price in dong.")), NumberRange(min=1, max=100_000_000, message=_l("Between 1 ₫ and 100.000.000 ₫."))],
+    )
+
+
+class BatchForm(FlaskForm):
+    lot = StringField(_l("Lot number"), validators=[DataRequired(_l("Enter the lot number.")), Length(max=20)])
+    harvest_date = DateField(_l("Harvest date"), validators=[InputRequired(_l("Enter the harvest date."))])
+    plot = StringField(_l("Plot / field"), validators=[DataRequired(_l("Enter the plot.")), Length(max=120)])
+    variety = StringField(_l("Variety"), validators=[Optional(), Length(max=120)])
+    cultivation_standard = StringField(_l("Cultivation standard (e.g. VietGAP)"), validators=[Optional(), Length(max=60)])
+    quantity_kg = DecimalField(
+        _l("Harvested quantity (kg)"),
+        places=3,
+        validators=[InputRequired(_l("Enter the quantity in kg.")), NumberRange(min=0.001, max=1_000_000, message=_l("Between 0.001 and 1,000,000 kg."))],
+    )

@@ -1,0 +1,68 @@
+"""Products and the batches (lots) their stock is held in."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from shop.timeutil import UTCDateTime, utcnow
+
+
+class Category(StrEnum):
+    RICE = "rice"
+    FRUIT = "fruit"
+    VEGETABLES = "vegetables"
+    SEAFOOD = "seafood"
+    PROCESSED = "processed"
+    OTHER = "other"
+
+
+class SaleUnit(StrEnum):
+    KG = "kg"
+    BAG_5KG = "bag_5kg"
+    BOX = "box"
+    PIECE = "piece"
+
+
+class Product(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    cooperative_id: int = Field(foreign_key="cooperative.id", index=True)
+    gtin: str = Field(max_length=14, unique=True, index=True)
+    name: str = Field(max_length=200)
+    name_ascii: str = Field(default="", max_length=200, index=True)  # for diacritic-free search
+    description: str = Field(default="", max_length=4000)
+    category: str = Field(default=Category.OTHER, max_length=20)
+    sale_unit: str = Field(default=SaleUnit.KG, max_length=20)
+    unit_weight_g: int  # shipping weight of one sale unit
+    price_vnd: int  # per sale unit, whole dong
+    is_listed: bool = Field(default=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+    __table_args__ = (
+        CheckConstraint("price_vnd > 0", name="price_positive"),
+        CheckConstraint("unit_weight_g > 0", name="weight_positive"),
+    )
+
+
+class Batch(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    product_id: int = Field(foreign_key="product.id", index=True)
+    # Copied from the product so every query can be scoped to the caller's cooperative directly.
+    cooperative_id: int = Field(foreign_key="cooperative.id", index=True)
+    lot: str = Field(max_length=20)
+    harvest_date: date
+    plot: str = Field(max_length=120)
+    variety: str = Field(default="", max_length=120)
+    cultivation_standard: str = Field(default="", max_length=60)
+    quantity_g: int  # harvested quantity
+    stock_units: int  # sale units still available
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("product_id", "lot", name="uq_batch_product_lot"),
+        CheckConstraint("stock_units >= 0", name="stock_not_negative"),
+        CheckConstraint("quantity_g > 0", name="quantity_positive"),
+    )

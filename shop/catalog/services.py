@@ -1,0 +1,223 @@
+"""Catalogue rules: products, batches and their stock, always scoped to one cooperative."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from flask_babel import gettext
+from sqlalchemy import func, or_
+from sqlmodel import Session, select
+
+from shop.catalog.models import Batch, Product
+from shop.catalog.schemas import BatchCreate, ProductCreate
+from shop.cooperatives.models import Cooperative, CooperativeStatus
+from shop.errors import NotFound, ServiceError
+from shop.i18n import LOCAL_TZ
+from shop.textutil import fold_vietnamese
+from traceability import gs1
+from traceability.schemas import BatchRef, IssuerRef
+from traceability.services import CredentialService
+
+
+class CatalogService:
+    """Back-office operations of one cooperative. Every query filters by `cooperative_id`."""
+
+    def __init__(
+        self, session: Session, cooperative_id: int, *, alliance_gs1_prefix: str, credentials: CredentialService
+    ) -> None:
+        self.session = session
+        self.cooperative_id = cooperative_id
+        self.alliance_gs1_prefix = alliance_gs1_prefix
+        self.credentials = credentials
+
+    # -- reading, scoped -------------------------------------------------------------------------
+    def cooperative(self) -> Cooperative:
+        cooperative = self.session.get(Cooperative, self.cooperative_id)
+        if cooperative is None:
+            raise NotFound(gettext("Cooperative not found."))
+        return cooperative
+
+    def products(self) -> list[Product]:
+        query = select(Product).where(Product.cooperative_id == self.cooperative_id).order_by(Product.name)
+        return list(self.session.exec(query))
+
+    def product(self, product_id: int) -> Product:
+        product = self.session.exec(
+            select(Product).where(Product.id == product_id, Product.cooperative_id == self.cooperative_id)
+        ).first()
+        if product is None:
+            raise NotFound(gettext("Product not found."), field="product_id")
+        return product
+
+    def batches(self, product_id: int) -> list[Batch]:
+        self.product(product_id)
+        query = (
+            select(Batch)
+            .where(Batch.product_id == product_id, Batch.cooperative_id == self.cooperative_id)
+            .order_by(Batch.harvest_date.desc())
+        )
+        return list(self.session.exec(query))
+
+    def batch(self, batch_id: int) -> Batch:
+        batch = self.session.exec(
+            select(Batch).where(Batch.id == batch_id, Batch.cooperative_id == self.cooperative_id)
+        ).first()
+        if batch is None:
+            raise NotFound(gettext("Batch not found."), field="batch_id")
+        return batch
+
+    # -- writing ---------------------------------------------------------------------------------
+    def _require_approved(self) -> Cooperative:
+        cooperative = self.cooperative()
+        if cooperative.status != CooperativeStatus.APPROVED:
+            raise ServiceError(
+                gettext("Your cooperative is not approved yet, so it cannot list products or sign records."),
+                status=403,
+            )
+        return cooperative
+
+    def _next_gtin(self, cooperative: Cooperative) -> str:
+        prefix = cooperative.gs1_company_prefix or self.alliance_gs1_prefix
+        body_start = "0" + prefix
+        taken = self.session.exec(
+            select(func.max(Product.gtin)).where(Product.gtin.startswith(body_start))  # type: ignore[union-attr]
+        ).first()
+        next_reference = int(taken[len(body_start) : 13]) + 1 if taken else 1
+        try:
+            return gs1.make_gtin14(prefix, next_reference)
+        except gs1.GS1Error as error:
+            raise ServiceError(
+                gettext("No GTIN numbers are left under prefix %(prefix)s.", prefix=prefix), field="gtin"
+            ) from error
+
+    def create_product(self, data: ProductCreate) -> Product:
+        cooperative = self._require_approved()
+        product = Product(
+            cooperative_id=self.cooperative_id,
+            gtin=self._next_gtin(cooperative),
+            name=data.name,
+            name_ascii=fold_vietnamese(data.name),
+            description=data.description,
+            category=data.category,
+            sale_unit=data.sale_unit,
+            unit_weight_g=data.unit_weight_g,
+            price_vnd=data.price_vnd,
+        )
+        self.session.add(product)
+        self.session.flush()
+        return product
+
+    def create_batch(self, product_id: int, data: BatchCreate) -> Batch:
+        cooperative = self._require_approved()
+        product = self.product(product_id)
+        try:
+            gs1.validate_lot(data.lot)
+        except gs1.GS1Error as error:
+            raise ServiceError(gettext("The lot may only use letters, digits and - . / _ (at most 20)."), field="lot") from error
+        today = datetime.now(LOCAL_TZ).date()
+        if data.harvest_date > today:
+            raise ServiceError(gettext("The harvest date cannot be in the future."), field="harvest_date")
+        if data.harvest_date < today - timedelta(days=3 * 365):
+            raise ServiceError(gettext("The harvest date is more than three years ago."), field="harvest_date")
+        exists = self.session.exec(
+            select(Batch.id).where(Batch.product_id == product.id, Batch.lot == data.lot)
+        ).first()
+        if exists:
+            raise ServiceError(gettext("This product already has a batch with lot %(lot)s.", lot=data.lot), field="lot", status=409)
+        quantity_g = int(data.quantity_kg * 1000)
+        if quantity_g < product.unit_weight_g:
+            raise ServiceError(gettext("The quantity is less than one sale unit."), field="quantity_kg")
+        batch = Batch(
+            product_id=product.id,
+            cooperative_id=self.cooperative_id,
+            lot=data.lot,
+            harvest_date=data.harvest_date,
+            plot=data.plot,
+            variety=data.variety,
+            cultivation_standard=data.cultivation_standard,
+            quantity_g=quantity_g,
+            stock_units=quantity_g // product.unit_weight_g,
+        )
+        self.session.add(batch)
+        self.session.flush()
+        self._sign_harvest(cooperative, product, batch)
+        return batch
+
+    def _sign_harvest(self, cooperative: Cooperative, product: Product, batch: Batch) -> None:
+        """The origin record: an EPCIS-style commissioning event with the harvest as ILMD."""
+        event = {
+            "type": "ObjectEvent",
+            "action": "ADD",
+            "bizStep": "commissioning",
+            "disposition": "active",
+            "eventTime": datetime.combine(batch.harvest_date, datetime.min.time(), LOCAL_TZ).isoformat(),
+            "eventTimeZoneOffset": "+07:00",
+            "productName": product.name,
+            "quantityList": [{"quantity": float(batch.quantity_g) / 1000, "uom": "KGM"}],
+            "location": {
+                "name": cooperative.name,
+                "address": cooperative.address,
+                "provinceCode": cooperative.province_code,
+                "wardCode": cooperative.ward_code,
+            },
+            "ilmd": {
+                "harvestDate": batch.harvest_date.isoformat(),
+                "plot": batch.plot,
+                "variety": batch.variety,
+                "cultivationStandard": batch.cultivation_standard,
+            },
+        }
+        issuer = IssuerRef("cooperative", cooperative.id, cooperative.name)
+        self.credentials.issue(issuer, BatchRef(product.gtin, batch.lot), "harvest", event)
+
+
+class PublicCatalog:
+    """What anyone may see: listed products of approved cooperatives."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def _visible(self):
+        return (
+            select(Product, Cooperative)
+            .join(Cooperative, Cooperative.id == Product.cooperative_id)
+            .where(Product.is_listed == True, Cooperative.status == CooperativeStatus.APPROVED)  # noqa: E712
+        )
+
+    def search(self, text: str = "", limit: int = 60) -> list[tuple[Product, Cooperative]]:
+        query = self._visible()
+        folded = fold_vietnamese(text)
+        for word in folded.split()[:6]:
+            query = query.where(or_(Product.name_ascii.contains(word)))  # type: ignore[attr-defined]
+        return list(self.session.exec(query.order_by(Product.name).limit(limit)))
+
+    def product(self, product_id: int) -> tuple[Product, Cooperative]:
+        row = self.session.exec(self._visible().where(Product.id == product_id)).first()
+        if row is None:
+            raise NotFound(gettext("Product not found."))
+        return row
+
+    def product_by_gtin(self, gtin: str) -> tuple[Product, Cooperative]:
+        row = self.session.exec(self._visible().where(Product.gtin == gtin)).first()
+        if row is None:
+            raise NotFound(gettext("Product not found."))
+        return row
+
+    def batches_in_stock(self, product_id: int) -> list[Batch]:
+        query = (
+            select(Batch)
+            .where(Batch.product_id == product_id, Batch.stock_units > 0)
+            .order_by(Batch.harvest_date.desc())
+        )
+        return list(self.session.exec(query))
+
+    def batch_with_product(self, batch_id: int) -> tuple[Batch, Product, Cooperative]:
+        row = self.session.exec(
+            select(Batch, Product, Cooperative)
+            .join(Product, Product.id == Batch.product_id)
+            .join(Cooperative, Cooperative.id == Product.cooperative_id)
+            .where(Batch.id == batch_id, Product.is_listed == True, Cooperative.status == CooperativeStatus.APPROVED)  # noqa: E712
+        ).first()
+        if row is None:
+            raise NotFound(gettext("This batch is no longer for sale."), field="batch_id")
+        return row

@@ -1,0 +1,122 @@
+"""Public catalogue pages and the cooperative's back office for products and batches."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_login import current_user
+from pydantic import ValidationError
+
+from shop.accounts.permissions import requires
+from shop.catalog.forms import CATEGORY_LABELS, SALE_UNIT_LABELS, BatchForm, ProductForm
+from shop.catalog.schemas import BatchCreate, ProductCreate
+from shop.catalog.services import CatalogService, PublicCatalog
+from shop.db import get_session
+from shop.errors import ServiceError
+from shop.forms import apply_errors
+from traceability.services import CredentialService, key_service
+
+bp = Blueprint("catalog", __name__)
+
+
+def _backoffice() -> CatalogService:
+    session = get_session()
+    return CatalogService(
+        session,
+        current_user.cooperative_id,
+        alliance_gs1_prefix=current_app.config["GS1_COMPANY_PREFIX"],
+        credentials=CredentialService(session, key_service(session)),
+    )
+
+
+@bp.app_context_processor
+def _labels():
+    return {"category_labels": CATEGORY_LABELS, "sale_unit_labels": SALE_UNIT_LABELS}
+
+
+# -- public --------------------------------------------------------------------------------------
+@bp.get("/")
+def home():
+    query = request.args.get("q", "")[:100]
+    rows = PublicCatalog(get_session()).search(query)
+    return render_template("catalog/home.html", rows=rows, query=query)
+
+
+@bp.get("/p/<int:product_id>")
+def product(product_id: int):
+    catalog = PublicCatalog(get_session())
+    product, cooperative = catalog.product(product_id)
+    batches = catalog.batches_in_stock(product_id)
+    return render_template("catalog/product.html", product=product, cooperative=cooperative, batches=batches)
+
+
+@bp.get("/p/gtin/<gtin>")
+def product_by_gtin(gtin: str):
+    product, _cooperative = PublicCatalog(get_session()).product_by_gtin(gtin)
+    return redirect(url_for(".product", product_id=product.id))
+
+
+# -- back office ---------------------------------------------------------------------------------
+@bp.get("/htx/")
+@requires("coop:product:read")
+def backoffice_home():
+    service = _backoffice()
+    return render_template("catalog/backoffice_home.html", cooperative=service.cooperative(), products=service.products())
+
+
+@bp.route("/htx/products/new", methods=["GET", "POST"])
+@requires("coop:product:write")
+def new_product():
+    form = ProductForm()
+    if form.validate_on_submit():
+        try:
+            data = ProductCreate(**{name: form[name].data for name in ProductCreate.model_fields})
+            product = _backoffice().create_product(data)
+        except (ValidationError, ServiceError) as error:
+            apply_errors(form, error)
+        else:
+            flash(gettext("Product created with GTIN %(gtin)s.", gtin=product.gtin), "success")
+            return redirect(url_for(".backoffice_product", product_id=product.id), 303)
+    return render_template("catalog/product_form.html", form=form), 400 if form.errors else 200
+
+
+@bp.get("/htx/products/<int:product_id>")
+@requires("coop:product:read")
+def backoffice_product(product_id: int):
+    service = _backoffice()
+    return render_template(
+        "catalog/backoffice_product.html", product=service.product(product_id), batches=service.batches(product_id)
+    )
+
+
+@bp.route("/htx/products/<int:product_id>/batches/new", methods=["GET", "POST"])
+@requires("coop:batch:write")
+def new_batch(product_id: int):
+    service = _backoffice()
+    product = service.product(product_id)
+    form = BatchForm()
+    if form.validate_on_submit():
+        try:
+            data = BatchCreate(**{name: form[name].data for name in BatchCreate.model_fields})
+            batch = service.create_batch(product_id, data)
+        except (ValidationError, ServiceError) as error:
+            apply_errors(form, error)
+        else:
+            flash(gettext("Batch %(lot)s recorded and its origin signed.", lot=batch.lot), "success")
+            return redirect(url_for(".backoffice_batch", batch_id=batch.id), 303)
+    return render_template("catalog/batch_form.html", form=form, product=product), 400 if form.errors else 200
+
+
+@bp.get("/htx/batches/<int:batch_id>")
+@requires("coop:product:read")
+def backoffice_batch(batch_id: int):
+    service = _backoffice()
+    batch = service.batch(batch_id)
+    product = service.product(batch.product_id)
+    from traceability import gs1
+
+    link = gs1.DigitalLink(gtin=product.gtin, lot=batch.lot)
+    return render_template(
+        "catalog/backoffice_batch.html", batch=batch, product=product, link=link,
+        uri=link.uri(current_app.config["PUBLIC_BASE_URL"]),
+    )

@@ -1,0 +1,27 @@
+"""Putting service and schema errors back on the form, next to the field they concern."""
+
+from __future__ import annotations
+
+from flask_babel import gettext
+from flask_wtf import FlaskForm
+from pydantic import ValidationError
+
+from shop.errors import ServiceError
+
+
+def apply_errors(form: FlaskForm, error: ValidationError | ServiceError) -> None:
+    if isinstance(error, ServiceError):
+        field = form._fields.get(error.field or "")
+        if field is not None:
+            field.errors = list(field.errors) + [error.message]
+        else:
+            form.form_errors.append(error.message)
+        return
+    for problem in error.errors():
+        name = str(problem["loc"][0]) if problem["loc"] else ""
+        field = form._fields.get(name)
+        message = gettext("This value is not valid.")
+        if field is not None:
+            field.errors = list(field.errors) + [message]
+        else:
+            form.form_errors.append(message)

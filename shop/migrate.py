@@ -1,0 +1,34 @@
+"""Alembic, driven from the application's configuration (`nongsan db …`)."""
+
+from __future__ import annotations
+
+from alembic import command
+from alembic.config import Config
+from flask import current_app
+
+from shop import PROJECT_ROOT
+
+
+def alembic_config(url: str | None = None, connection=None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    config.set_main_option("sqlalchemy.url", (url or current_app.config["DATABASE_URL"]).replace("%", "%%"))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def upgrade(revision: str = "head", url: str | None = None, connection=None) -> None:
+    command.upgrade(alembic_config(url, connection), revision)
+
+
+def downgrade(revision: str, url: str | None = None) -> None:
+    command.downgrade(alembic_config(url), revision)
+
+
+def current(url: str | None = None) -> None:
+    command.current(alembic_config(url), verbose=True)
+
+
+def revision(message: str, autogenerate: bool = True) -> None:
+    command.revision(alembic_config(), message=message, autogenerate=autogenerate)

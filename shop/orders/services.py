@@ -1,0 +1,231 @@
+"""Order rules: placing orders from a cart without overselling, and the order state machine."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections import defaultdict
+
+from flask_babel import gettext
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from shop import address
+from shop.catalog.models import Batch, Product
+from shop.catalog.services import PublicCatalog
+from shop.cooperatives.models import Cooperative
+from shop.errors import Conflict, NotFound, ServiceError
+from shop.orders.models import Order, OrderLine, OrderStatus, OrderStatusChange, PaymentMethod
+from shop.orders.schemas import CartLine, CheckoutData
+from workers import outbox
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud over the phone
+
+# The state machine. Moves caused by the post (handed over, in transit, delivered…) come through
+# shipment status changes; people move the rest.
+TRANSITIONS: dict[str, set[str]] = {
+    OrderStatus.PLACED: {OrderStatus.CONFIRMED, OrderStatus.CANCELLED, OrderStatus.HANDED_TO_POST},
+    OrderStatus.CONFIRMED: {OrderStatus.PACKED, OrderStatus.CANCELLED, OrderStatus.HANDED_TO_POST},
+    OrderStatus.PACKED: {OrderStatus.HANDED_TO_POST, OrderStatus.CANCELLED},
+    OrderStatus.HANDED_TO_POST: {OrderStatus.IN_TRANSIT, OrderStatus.DELIVERED, OrderStatus.DELIVERY_FAILED},
+    OrderStatus.IN_TRANSIT: {OrderStatus.DELIVERED, OrderStatus.DELIVERY_FAILED},
+    OrderStatus.DELIVERY_FAILED: {OrderStatus.IN_TRANSIT, OrderStatus.RETURNED, OrderStatus.DELIVERED},
+    OrderStatus.DELIVERED: {OrderStatus.SETTLED},
+    OrderStatus.RETURNED: set(),
+    OrderStatus.CANCELLED: set(),
+    OrderStatus.SETTLED: set(),
+}
+RESTORES_STOCK = {OrderStatus.CANCELLED, OrderStatus.RETURNED}
+
+
+def new_reference() -> str:
+    return "NS-" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
+
+
+class OrderService:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # -- placing ---------------------------------------------------------------------------------
+    def orders_for_checkout(self, checkout_key: str) -> list[Order]:
+        return list(self.session.exec(select(Order).where(Order.checkout_key == checkout_key).order_by(Order.id)))
+
+    def _validate(self, data: CheckoutData) -> tuple[str, str | None]:
+        phone = address.normalize_phone(data.buyer_phone)
+        if phone is None:
+            raise ServiceError(gettext("Enter a Vietnamese mobile number, e.g. 0912 345 678."), field="buyer_phone")
+        email = (data.buyer_email or "").strip() or None
+        if email and not EMAIL_RE.match(email):
+            raise ServiceError(gettext("This e-mail address does not look right."), field="buyer_email")
+        if address.province_name(data.province_code) == "?":
+            raise ServiceError(gettext("Choose a province or city."), field="province_code")
+        if not address.is_valid(data.province_code, data.ward_code):
+            raise ServiceError(gettext("Choose a commune or ward of the selected province."), field="ward_code")
+        return phone, email
+
+    def place(self, checkout_key: str, lines: list[CartLine], data: CheckoutData) -> list[Order]:
+        """Place one order per cooperative. Repeating the same checkout key returns the same orders."""
+        if not re.fullmatch(r"[A-Za-z0-9_-]{8,64}", checkout_key or ""):
+            raise ServiceError(gettext("The checkout form is invalid. Please reload it."), field="checkout_key")
+        existing = self.orders_for_checkout(checkout_key)
+        if existing:
+            return existing
+        if not lines:
+            raise ServiceError(gettext("Your cart is empty."), field="cart")
+        phone, email = self._validate(data)
+        catalog = PublicCatalog(self.session)
+
+        merged: dict[int, int] = defaultdict(int)
+        for line in lines:
+            merged[line.batch_id] += line.quantity
+        by_cooperative: dict[int, list[tuple[Batch, Product, int]]] = defaultdict(list)
+        cooperatives: dict[int, Cooperative] = {}
+        for batch_id, quantity in sorted(merged.items()):
+            batch, product, cooperative = catalog.batch_with_product(batch_id)
+            by_cooperative[cooperative.id].append((batch, product, quantity))  # type: ignore[index]
+            cooperatives[cooperative.id] = cooperative  # type: ignore[index]
+
+        try:
+            with self.session.begin_nested():
+                orders = [
+                    self._place_for_cooperative(checkout_key, cooperatives[coop_id], items, data, phone, email)
+                    for coop_id, items in sorted(by_cooperative.items())
+                ]
+        except IntegrityError:
+            # The same checkout was placed concurrently (double click): answer with that one.
+            existing = self.orders_for_checkout(checkout_key)
+            if existing:
+                return existing
+            raise
+        return orders
+
+    def _take_stock(self, batch: Batch, quantity: int, product: Product) -> None:
+        # A conditional update is atomic on PostgreSQL and SQLite alike: it either takes the units
+        # or changes nothing, so two buyers can never both get the last bag.
+        result = self.session.exec(
+            update(Batch)
+            .where(Batch.id == batch.id, Batch.stock_units >= quantity)
+            .values(stock_units=Batch.stock_units - quantity)
+        )
+        if result.rowcount != 1:
+            self.session.refresh(batch)
+            raise Conflict(
+                gettext("Only %(n)d left of %(name)s (lot %(lot)s).", n=batch.stock_units, name=product.name, lot=batch.lot),
+                field="quantity",
+            )
+
+    def _place_for_cooperative(self, checkout_key, cooperative, items, data: CheckoutData, phone, email) -> Order:
+        goods_total = 0
+        weight = 0
+        order_lines = []
+        for batch, product, quantity in items:
+            self._take_stock(batch, quantity, product)
+            line_total = product.price_vnd * quantity  # prices come from the database, never the form
+            goods_total += line_total
+            weight += product.unit_weight_g * quantity
+            order_lines.append(
+                OrderLine(product_id=product.id, batch_id=batch.id, product_name=product.name, lot=batch.lot,
+                          quantity=quantity, unit_price_vnd=product.price_vnd, line_total_vnd=line_total)
+            )
+        order = Order(
+            reference=new_reference(),
+            public_token=secrets.token_urlsafe(24),
+            checkout_key=checkout_key,
+            cooperative_id=cooperative.id,
+            buyer_name=data.buyer_name,
+            buyer_phone=phone,
+            buyer_email=email,
+            province_code=data.province_code,
+            ward_code=data.ward_code,
+            street=data.street,
+            note=data.note,
+            payment_method=data.payment_method,
+            goods_total_vnd=goods_total,
+            weight_g=weight,
+        )
+        self.session.add(order)
+        self.session.flush()
+        for line in order_lines:
+            line.order_id = order.id
+            self.session.add(line)
+        self.session.add(OrderStatusChange(order_id=order.id, to_status=OrderStatus.PLACED, actor="buyer"))
+        self.session.flush()
+        outbox.enqueue(self.session, "nongsan.orders.prepare_shipment", order_id=order.id)
+        outbox.enqueue(self.session, "nongsan.orders.send_new_order_email", order_id=order.id)
+        return order
+
+    # -- reading ---------------------------------------------------------------------------------
+    def by_token(self, token: str) -> Order:
+        order = self.session.exec(select(Order).where(Order.public_token == token)).first()
+        if order is None:
+            raise NotFound(gettext("Order not found."))
+        return order
+
+    def lines(self, order_id: int) -> list[OrderLine]:
+        return list(self.session.exec(select(OrderLine).where(OrderLine.order_id == order_id).order_by(OrderLine.id)))
+
+    def history(self, order_id: int) -> list[OrderStatusChange]:
+        return list(
+            self.session.exec(select(OrderStatusChange).where(OrderStatusChange.order_id == order_id).order_by(OrderStatusChange.id))
+        )
+
+    def for_cooperative(self, cooperative_id: int) -> list[Order]:
+        query = select(Order).where(Order.cooperative_id == cooperative_id).order_by(Order.created_at.desc())  # type: ignore[attr-defined]
+        return list(self.session.exec(query))
+
+    def get_for_cooperative(self, cooperative_id: int, order_id: int) -> Order:
+        order = self.session.exec(select(Order).where(Order.id == order_id, Order.cooperative_id == cooperative_id)).first()
+        if order is None:
+            raise NotFound(gettext("Order not found."), field="order_id")
+        return order
+
+    # -- state machine ---------------------------------------------------------------------------
+    def transition(self, order: Order, target: str, actor: str, reason: str = "") -> bool:
+        """Move the order; returns False when it is already there. Illegal moves are refused."""
+        if order.status == target:
+            return False
+        if target not in TRANSITIONS[order.status]:
+            raise ServiceError(
+                gettext("An order cannot go from %(old)s to %(new)s.", old=order.status, new=target), field="status", status=409
+            )
+        previous = order.status
+        order.status = target
+        self.session.add(OrderStatusChange(order_id=order.id, from_status=previous, to_status=target, actor=actor, reason=reason))
+        if target in RESTORES_STOCK:
+            for line in self.lines(order.id):  # type: ignore[arg-type]
+                self.session.exec(
+                    update(Batch).where(Batch.id == line.batch_id).values(stock_units=Batch.stock_units + line.quantity)
+                )
+        self.session.flush()
+        return True
+
+    def cod_amount(self, order: Order, shipping_fee: int) -> int:
+        return order.goods_total_vnd + shipping_fee if order.payment_method == PaymentMethod.COD else 0
+
+
+# How the post's news moves an order.
+SHIPMENT_TO_ORDER = {
+    "picked_up": OrderStatus.HANDED_TO_POST,
+    "in_transit": OrderStatus.IN_TRANSIT,
+    "out_for_delivery": OrderStatus.IN_TRANSIT,
+    "delivered": OrderStatus.DELIVERED,
+    "delivery_failed": OrderStatus.DELIVERY_FAILED,
+    "returned": OrderStatus.RETURNED,
+}
+
+
+def on_shipment_status_changed(_sender, *, session: Session, shipment, previous: str, actor: str) -> None:
+    target = SHIPMENT_TO_ORDER.get(shipment.status)
+    if target is None:
+        return
+    order = session.get(Order, shipment.order_id)
+    if order is None:
+        return
+    service = OrderService(session)
+    # The shipment may skip steps the order knows (in transit after picked up): walk forward.
+    if target == OrderStatus.DELIVERED and order.status in (OrderStatus.PLACED, OrderStatus.CONFIRMED, OrderStatus.PACKED):
+        service.transition(order, OrderStatus.HANDED_TO_POST, actor)
+    if order.status != target and target in TRANSITIONS[order.status]:
+        service.transition(order, target, actor)

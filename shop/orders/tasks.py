@@ -1,0 +1,95 @@
+"""Background work for orders: quote and create the shipment job, tell the cooperative."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from flask import current_app, render_template
+from flask_babel import force_locale, gettext
+
+from shop import address
+from shop.cooperatives.models import Cooperative
+from shop.db import unit_of_work
+from shop.orders.models import Order
+from shop.orders.services import OrderService
+from workers.notifications.services import Mail, NotificationService, TemporaryMailError, configured_mailer
+from workers.postal.schemas import Parcel, ShipmentRequest
+from workers.postal.services import QuoteService, ShipmentService
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(name="nongsan.orders.prepare_shipment", bind=True, max_retries=10, default_retry_delay=30)
+def prepare_shipment(self, order_id: int) -> str | None:
+    """Quote the parcel and create its shipment job. Safe to run twice: one shipment per order."""
+    with unit_of_work() as session:
+        order = session.get(Order, order_id)
+        if order is None:
+            log.warning("prepare_shipment: order %s does not exist", order_id)
+            return None
+        shipments = ShipmentService(session)
+        existing = shipments.for_order(order_id)
+        if existing is not None:
+            return existing.code
+        cooperative = session.get(Cooperative, order.cooperative_id)
+        orders = OrderService(session)
+        # COD covers goods and postage; the fee on it is charged on the goods value.
+        quote = QuoteService().quote(
+            Parcel(
+                from_province_code=cooperative.province_code,
+                to_province_code=order.province_code,
+                to_ward_code=order.ward_code,
+                weight_g=order.weight_g,
+                cod_amount_vnd=orders.cod_amount(order, 0),
+            )
+        )
+        order.shipping_fee_vnd = quote.total_vnd
+        shipment = shipments.create_job(
+            ShipmentRequest(
+                order_id=order.id,
+                order_reference=order.reference,
+                cooperative_id=cooperative.id,
+                sender_name=cooperative.name,
+                sender_province_code=cooperative.province_code,
+                sender_ward_code=cooperative.ward_code,
+                sender_address=cooperative.address,
+                recipient_name=order.buyer_name,
+                recipient_phone=order.buyer_phone,
+                recipient_province_code=order.province_code,
+                recipient_ward_code=order.ward_code,
+                recipient_address=address.full_address(order.street, order.ward_code, order.province_code),
+                note=order.note,
+                weight_g=order.weight_g,
+                shipping_fee_vnd=quote.total_vnd,
+                cod_amount_vnd=orders.cod_amount(order, quote.total_vnd),
+            )
+        )
+        return shipment.code
+
+
+@shared_task(name="nongsan.orders.send_new_order_email", bind=True, max_retries=8)
+def send_new_order_email(self, order_id: int) -> bool:
+    with unit_of_work() as session:
+        order = session.get(Order, order_id)
+        if order is None:
+            return False
+        cooperative = session.get(Cooperative, order.cooperative_id)
+        if not cooperative.email:
+            return False
+        lines = OrderService(session).lines(order_id)
+        base = current_app.config["PUBLIC_BASE_URL"]
+        context = dict(order=order, lines=lines, cooperative=cooperative, base_url=base,
+                       address=address.full_address(order.street, order.ward_code, order.province_code))
+        with force_locale("vi"):
+            mail = Mail(
+                to=cooperative.email,
+                subject=gettext("[nongsan] New order %(reference)s", reference=order.reference),
+                text=render_template("emails/new_order.txt", **context),
+                html=render_template("emails/new_order.html", **context),
+            )
+        try:
+            return NotificationService(session, configured_mailer()).send_once(f"new_order:{order_id}", mail)
+        except TemporaryMailError as error:
+            # Back off: 30 s, 60 s, 120 s… up to about two hours in all.
+            raise self.retry(exc=error, countdown=min(30 * 2**self.request.retries, 3600))

@@ -1,0 +1,60 @@
+"""Signing keys and the signed credentials of each batch.
+
+The signed bytes (compact JWS) are stored verbatim; pages render from the verified payload, never
+from editable columns. The other columns are indexes for finding credentials, not sources of truth.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from shop.timeutil import UTCDateTime, utcnow
+
+
+class KeyOwnerKind(StrEnum):
+    ALLIANCE = "alliance"
+    COOPERATIVE = "cooperative"
+    PARTNER = "partner"
+
+
+class KeyStatus(StrEnum):
+    ACTIVE = "active"
+    RETIRED = "retired"  # no longer signs, still verifies what it signed
+    REVOKED = "revoked"  # signatures made after `revoked_at` are refused
+
+
+class SigningKey(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    kid: str = Field(max_length=200, unique=True, index=True)
+    owner_kind: str = Field(max_length=20, index=True)
+    owner_id: int | None = Field(default=None, index=True)
+    owner_name: str = Field(max_length=200)
+    public_key: str = Field(max_length=64)  # raw Ed25519 public key, base64url
+    # Envelope-encrypted private key; the plaintext never reaches the database.
+    sealed_private_key: str = Field(sa_type=Text)
+    certificate_pem: str = Field(sa_type=Text)
+    status: str = Field(default=KeyStatus.ACTIVE, max_length=10)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    not_after: datetime = Field(sa_type=UTCDateTime)
+    retired_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revocation_reason: str | None = Field(default=None, max_length=200)
+
+
+class Credential(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    gtin: str = Field(max_length=14, index=True)
+    lot: str = Field(max_length=20)
+    seq: int  # position in the batch's hash chain, from 1
+    event_type: str = Field(max_length=40)
+    jws: str = Field(sa_type=Text)
+    sha256: str = Field(max_length=64, unique=True)
+    prev_sha256: str | None = Field(default=None, max_length=64)
+    issuer_kid: str = Field(max_length=200, index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("gtin", "lot", "seq", name="uq_credential_batch_seq"),)

@@ -1,0 +1,1 @@
+"""Notifications: e-mail now, SMS/Zalo through an outgoing-webhook adapter later."""

@@ -1,0 +1,9 @@
+"""The postal domain: tariff and quotes, shipment jobs, the partner portal."""
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from workers.postal.views import bp
+
+    app.register_blueprint(bp)

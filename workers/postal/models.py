@@ -1,0 +1,66 @@
+"""The postal partner, its shipments and their status history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlmodel import Field, SQLModel
+
+from shop.timeutil import UTCDateTime, utcnow
+
+
+class ShipmentStatus(StrEnum):
+    AWAITING_PICKUP = "awaiting_pickup"
+    ACCEPTED = "accepted"
+    PICKED_UP = "picked_up"
+    IN_TRANSIT = "in_transit"
+    OUT_FOR_DELIVERY = "out_for_delivery"
+    DELIVERED = "delivered"
+    DELIVERY_FAILED = "delivery_failed"
+    RETURNING = "returning"
+    RETURNED = "returned"
+
+
+class Partner(SQLModel, table=True):
+    __tablename__ = "postal_partner"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    province_code: int
+    is_default: bool = Field(default=False)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Shipment(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=13, unique=True, index=True)  # UPU S10: EN12345678 9 VN
+    order_id: int = Field(foreign_key="customer_order.id", unique=True)
+    order_reference: str = Field(max_length=20)
+    cooperative_id: int = Field(foreign_key="cooperative.id", index=True)
+    partner_id: int = Field(foreign_key="postal_partner.id", index=True)
+    status: str = Field(default=ShipmentStatus.AWAITING_PICKUP, max_length=20, index=True)
+    sender_name: str = Field(max_length=200)
+    sender_province_code: int
+    sender_ward_code: int
+    sender_address: str = Field(max_length=300)
+    recipient_name: str = Field(max_length=120)
+    recipient_phone: str = Field(max_length=15)
+    recipient_province_code: int
+    recipient_ward_code: int
+    recipient_address: str = Field(max_length=300)
+    note: str = Field(default="", max_length=500)
+    weight_g: int
+    shipping_fee_vnd: int
+    cod_amount_vnd: int  # what the courier collects from the buyer; 0 when paid by transfer
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ShipmentStatusChange(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    shipment_id: int = Field(foreign_key="shipment.id", index=True)
+    from_status: str | None = Field(default=None, max_length=20)
+    to_status: str = Field(max_length=20)
+    actor: str = Field(max_length=120)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -1,0 +1,51 @@
+"""Inputs and outputs of the postal services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Parcel:
+    from_province_code: int
+    to_province_code: int
+    to_ward_code: int
+    weight_g: int
+    cod_amount_vnd: int = 0
+    length_cm: int = 0
+    width_cm: int = 0
+    height_cm: int = 0
+
+
+@dataclass(frozen=True)
+class Quote:
+    zone: str
+    chargeable_weight_g: int
+    base_fee_vnd: int
+    cod_fee_vnd: int
+    surcharge_vnd: int
+    vat_vnd: int
+    total_vnd: int
+    tariff_version: str
+
+
+@dataclass(frozen=True)
+class ShipmentRequest:
+    """What the shop hands to the post for one order."""
+
+    order_id: int
+    order_reference: str
+    cooperative_id: int
+    sender_name: str
+    sender_province_code: int
+    sender_ward_code: int
+    sender_address: str
+    recipient_name: str
+    recipient_phone: str
+    recipient_province_code: int
+    recipient_ward_code: int
+    recipient_address: str
+    note: str
+    weight_g: int
+    shipping_fee_vnd: int
+    cod_amount_vnd: int

@@ -1,0 +1,159 @@
+"""Postal rules: quotes, shipment jobs (one per order, whatever the retries) and status changes."""
+
+from __future__ import annotations
+
+import secrets
+
+from blinker import Namespace
+from flask_babel import gettext
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from shop.errors import NotFound, ServiceError
+from shop.timeutil import utcnow
+from workers.postal.models import Partner, Shipment, ShipmentStatus, ShipmentStatusChange
+from workers.postal.schemas import Parcel, Quote, ShipmentRequest
+from workers.postal.tariff import CarrierAdapter, TariffAdapter
+
+_signals = Namespace()
+# Sent inside the transaction that changed the shipment, so listeners (the shop's orders) change
+# their own rows in the same commit.
+shipment_status_changed = _signals.signal("shipment-status-changed")
+
+S10_WEIGHTS = (8, 6, 4, 2, 3, 5, 9, 7)
+
+# Where each status may go next. Status never moves backwards; repeats are accepted and ignored.
+NEXT_STATUSES: dict[str, set[str]] = {
+    ShipmentStatus.AWAITING_PICKUP: {ShipmentStatus.ACCEPTED, ShipmentStatus.PICKED_UP},
+    ShipmentStatus.ACCEPTED: {ShipmentStatus.PICKED_UP},
+    ShipmentStatus.PICKED_UP: {ShipmentStatus.IN_TRANSIT, ShipmentStatus.OUT_FOR_DELIVERY, ShipmentStatus.DELIVERED},
+    ShipmentStatus.IN_TRANSIT: {ShipmentStatus.OUT_FOR_DELIVERY, ShipmentStatus.DELIVERED, ShipmentStatus.DELIVERY_FAILED},
+    ShipmentStatus.OUT_FOR_DELIVERY: {ShipmentStatus.DELIVERED, ShipmentStatus.DELIVERY_FAILED},
+    ShipmentStatus.DELIVERY_FAILED: {ShipmentStatus.OUT_FOR_DELIVERY, ShipmentStatus.RETURNING},
+    ShipmentStatus.RETURNING: {ShipmentStatus.RETURNED},
+    ShipmentStatus.DELIVERED: set(),
+    ShipmentStatus.RETURNED: set(),
+}
+
+
+def s10_check_digit(serial: str) -> int:
+    """UPU S10 check digit over the eight serial digits."""
+    total = sum(int(digit) * weight for digit, weight in zip(serial, S10_WEIGHTS, strict=True))
+    check = 11 - total % 11
+    return {10: 0, 11: 5}.get(check, check)
+
+
+def new_shipment_code(service_indicator: str = "EN") -> str:
+    serial = f"{secrets.randbelow(10**8):08d}"
+    return f"{service_indicator}{serial}{s10_check_digit(serial)}VN"
+
+
+class QuoteService:
+    def __init__(self, carrier: CarrierAdapter | None = None) -> None:
+        self.carrier = carrier or TariffAdapter()
+
+    def quote(self, parcel: Parcel) -> Quote:
+        try:
+            return self.carrier.quote(parcel)
+        except ValueError as error:
+            raise ServiceError(gettext("This parcel cannot be quoted: %(reason)s", reason=str(error)), field="parcel") from error
+
+
+class ShipmentService:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def default_partner(self) -> Partner:
+        partner = self.session.exec(select(Partner).order_by(Partner.is_default.desc(), Partner.id)).first()  # type: ignore[attr-defined]
+        if partner is None:
+            raise ServiceError(gettext("No postal partner is configured."), status=503)
+        return partner
+
+    def create_job(self, request: ShipmentRequest) -> Shipment:
+        """Create the shipment for an order once; a repeated call returns the same shipment."""
+        existing = self.session.exec(select(Shipment).where(Shipment.order_id == request.order_id)).first()
+        if existing is not None:
+            return existing
+        partner = self.default_partner()
+        for _attempt in range(5):
+            shipment = Shipment(
+                code=new_shipment_code(),
+                partner_id=partner.id,
+                order_id=request.order_id,
+                order_reference=request.order_reference,
+                cooperative_id=request.cooperative_id,
+                sender_name=request.sender_name,
+                sender_province_code=request.sender_province_code,
+                sender_ward_code=request.sender_ward_code,
+                sender_address=request.sender_address,
+                recipient_name=request.recipient_name,
+                recipient_phone=request.recipient_phone,
+                recipient_province_code=request.recipient_province_code,
+                recipient_ward_code=request.recipient_ward_code,
+                recipient_address=request.recipient_address,
+                note=request.note,
+                weight_g=request.weight_g,
+                shipping_fee_vnd=request.shipping_fee_vnd,
+                cod_amount_vnd=request.cod_amount_vnd,
+            )
+            try:
+                with self.session.begin_nested():
+                    self.session.add(shipment)
+                    self.session.flush()
+            except IntegrityError:
+                # Either the random code collided (try another) or a concurrent task created the
+                # shipment for this order first (return that one).
+                existing = self.session.exec(select(Shipment).where(Shipment.order_id == request.order_id)).first()
+                if existing is not None:
+                    return existing
+                continue
+            self.session.add(ShipmentStatusChange(shipment_id=shipment.id, to_status=shipment.status, actor="system"))
+            self.session.flush()
+            return shipment
+        raise ServiceError("Could not allocate a shipment code.", status=503)
+
+    def for_partner(self, partner_id: int, status: str | None = None) -> list[Shipment]:
+        query = select(Shipment).where(Shipment.partner_id == partner_id)
+        if status:
+            query = query.where(Shipment.status == status)
+        return list(self.session.exec(query.order_by(Shipment.created_at.desc())))  # type: ignore[attr-defined]
+
+    def get_for_partner(self, partner_id: int, code: str) -> Shipment:
+        shipment = self.session.exec(
+            select(Shipment).where(Shipment.code == code.strip().upper(), Shipment.partner_id == partner_id)
+        ).first()
+        if shipment is None:
+            raise NotFound(gettext("Unknown shipment code."), field="code")
+        return shipment
+
+    def for_order(self, order_id: int) -> Shipment | None:
+        return self.session.exec(select(Shipment).where(Shipment.order_id == order_id)).first()
+
+    def update_status(self, partner_id: int, code: str, new_status: str, actor: str) -> tuple[Shipment, bool]:
+        """Move a shipment forward. Returns (shipment, changed); a repeat is not an error."""
+        try:
+            target = ShipmentStatus(new_status)
+        except ValueError as error:
+            raise ServiceError(gettext("Unknown shipment status."), field="status") from error
+        shipment = self.session.exec(
+            select(Shipment)
+            .where(Shipment.code == code.strip().upper(), Shipment.partner_id == partner_id)
+            .with_for_update()
+        ).first()
+        if shipment is None:
+            raise NotFound(gettext("Unknown shipment code."), field="code")
+        if shipment.status == target:
+            return shipment, False
+        if target not in NEXT_STATUSES[shipment.status]:
+            raise ServiceError(
+                gettext("A shipment cannot go from %(old)s to %(new)s.", old=shipment.status, new=target),
+                field="status",
+                status=409,
+            )
+        previous = shipment.status
+        shipment.status = target
+        shipment.updated_at = utcnow()
+        self.session.add(ShipmentStatusChange(shipment_id=shipment.id, from_status=previous, to_status=target, actor=actor))
+        self.session.flush()
+        shipment_status_changed.send(self, session=self.session, shipment=shipment, previous=previous, actor=actor)
+        return shipment, True
