@@ -40,12 +40,21 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         )
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record):  # pragma: no cover - exercised on SQLite runs
+        def _sqlite_pragmas(dbapi_connection, _record):
+            # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin (savepoints
+            # then work as documented).
+            dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin_immediate(connection):
+            # Take the write lock at the start: a deferred transaction that reads and then writes
+            # fails at once when another process wrote in between, instead of waiting its turn.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
@@ -72,9 +81,12 @@ class Database:
         return self.engine_for(current_app._get_current_object())  # type: ignore[attr-defined]
 
     def new_session(self) -> Session:
-        bind = current_app.config.get("DATABASE_BIND") or self.engine
-        session = Session(bind=bind, expire_on_commit=False)
-        return session
+        bind = current_app.config.get("DATABASE_BIND")
+        if bind is not None:
+            # Tests bind every session to one connection inside an outer transaction; commits
+            # become savepoints that the test rolls back at the end.
+            return Session(bind=bind, expire_on_commit=False, join_transaction_mode="create_savepoint")
+        return Session(bind=self.engine, expire_on_commit=False)
 
     @staticmethod
     def _commit_after_request(response):

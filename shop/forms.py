@@ -25,3 +25,9 @@ def apply_errors(form: FlaskForm, error: ValidationError | ServiceError) -> None
             field.errors = list(field.errors) + [message]
         else:
             form.form_errors.append(message)
+
+
+def schema_from_form(schema, form: FlaskForm):
+    """Build a pydantic input schema from a submitted form; empty optional fields take defaults."""
+    values = {name: form[name].data for name in schema.model_fields if name in form._fields}
+    return schema(**{name: value for name, value in values.items() if value is not None})

@@ -53,19 +53,22 @@ def trace_page(_rest: str):
     )
 
 
-@bp.get("/api/verify/01/<gtin>/10/<lot>")
-def verify_json(gtin: str, lot: str):
-    link = _link_from_path(f"/01/{gtin}/10/{lot}")
+@bp.get("/api/verify/01/<path:_rest>")
+def verify_json(_rest: str):
+    link = _link_from_path(_raw_path().removeprefix("/api/verify"))
+    if link.lot is None:
+        return jsonify({"error": "A lot (AI 10) is required", "field": "lot"}), 400
     session = get_session()
-    result = VerificationService(session, key_service(session)).verify_batch(BatchRef(link.gtin, link.lot or ""))
+    result = VerificationService(session, key_service(session)).verify_batch(BatchRef(link.gtin, link.lot))
     if not result.credentials:
         return jsonify({"error": "Unknown batch", "field": "lot"}), 404
     return jsonify(result.as_dict())
 
 
-@bp.get("/qr/01/<gtin>/10/<lot>.<fmt>")
-def batch_qr(gtin: str, lot: str, fmt: str):
-    link = _link_from_path(f"/01/{gtin}/10/{lot}")
+@bp.get("/qr/01/<path:_rest>")
+def batch_qr(_rest: str):
+    path, _, fmt = _raw_path().removeprefix("/qr").rpartition(".")
+    link = _link_from_path(path)
     level = request.args.get("ec", "M").upper()
     if level not in ERROR_LEVELS:
         return jsonify({"error": "Error correction must be L, M, Q or H", "field": "ec"}), 400

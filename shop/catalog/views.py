@@ -13,7 +13,7 @@ from shop.catalog.schemas import BatchCreate, ProductCreate
 from shop.catalog.services import CatalogService, PublicCatalog
 from shop.db import get_session
 from shop.errors import ServiceError
-from shop.forms import apply_errors
+from shop.forms import apply_errors, schema_from_form
 from traceability.services import CredentialService, key_service
 
 bp = Blueprint("catalog", __name__)
@@ -70,7 +70,7 @@ def new_product():
     form = ProductForm()
     if form.validate_on_submit():
         try:
-            data = ProductCreate(**{name: form[name].data for name in ProductCreate.model_fields})
+            data = schema_from_form(ProductCreate, form)
             product = _backoffice().create_product(data)
         except (ValidationError, ServiceError) as error:
             apply_errors(form, error)
@@ -97,7 +97,7 @@ def new_batch(product_id: int):
     form = BatchForm()
     if form.validate_on_submit():
         try:
-            data = BatchCreate(**{name: form[name].data for name in BatchCreate.model_fields})
+            data = schema_from_form(BatchCreate, form)
             batch = service.create_batch(product_id, data)
         except (ValidationError, ServiceError) as error:
             apply_errors(form, error)

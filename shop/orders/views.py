@@ -14,7 +14,7 @@ from shop.accounts.permissions import requires
 from shop.catalog.services import PublicCatalog
 from shop.db import get_session
 from shop.errors import NotFound, ServiceError
-from shop.forms import apply_errors
+from shop.forms import apply_errors, schema_from_form
 from shop.orders import cart
 from shop.orders.forms import AddToCartForm, CheckoutForm
 from shop.orders.schemas import CheckoutData
@@ -80,7 +80,7 @@ def checkout():
     if form.validate_on_submit():
         key = request.headers.get("Idempotency-Key") or form.checkout_key.data
         try:
-            data = CheckoutData(**{name: form[name].data for name in CheckoutData.model_fields})
+            data = schema_from_form(CheckoutData, form)
             orders = OrderService(get_session()).place(key, cart.lines(), data)
         except (ValidationError, ServiceError) as error:
             apply_errors(form, error)
