@@ -86,6 +86,7 @@ def load_instance_secrets(instance_path: Path, names: tuple[str, ...]) -> dict[s
 
 def finalize(config: dict[str, Any], instance_path: Path) -> None:
     """Fill the derived settings and check the ones that must be present."""
+    instance_path.mkdir(parents=True, exist_ok=True)
     if not config.get("DATABASE_URL"):
         config["DATABASE_URL"] = f"sqlite:///{instance_path / 'nongsan.sqlite3'}"
     embedded = config["DATABASE_URL"].startswith("sqlite")

@@ -10,7 +10,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Flask, redirect, request, url_for
+from flask import Blueprint, Flask, has_request_context, redirect, request, url_for
 from flask_babel import Babel, get_locale
 
 SUPPORTED_LOCALES = ("vi", "en")
@@ -22,6 +22,8 @@ bp = Blueprint("i18n", __name__)
 
 
 def select_locale() -> str:
+    if not has_request_context():
+        return "vi"  # tasks and commands write for Vietnamese readers unless told otherwise
     chosen = request.args.get("lang") or request.cookies.get(LANG_COOKIE)
     if chosen in SUPPORTED_LOCALES:
         return chosen

@@ -43,7 +43,7 @@ def relay(messages: list[tuple[str, str, dict]]) -> int:
     failed: dict[str, str] = {}
     for message_id, task_name, kwargs in messages:
         try:
-            celery.send_task(task_name, kwargs=kwargs, task_id=message_id, retry=False)
+            celery.send_task(task_name, kwargs=kwargs, task_id=message_id, retry=False, ignore_result=True)
             sent.append(message_id)
         except Exception as error:  # noqa: BLE001 - any broker failure leaves the row for the sweep
             log.warning("outbox: could not send %s (%s): %s", task_name, message_id, error)
