@@ -40,9 +40,7 @@ def database_url(tmp_path_factory) -> str:
     _reset_schema(url)
     from shop import migrate
 
-    app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": str(tmp_path_factory.mktemp("instance"))})
-    with app.app_context():
-        migrate.upgrade("head")
+    migrate.upgrade("head", url=url)
     return url
 
 

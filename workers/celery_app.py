@@ -38,13 +38,17 @@ def create_celery(app: Flask) -> Celery:
         # task would be handed to a second worker while the first is still on it.
         task_time_limit=300,
         task_soft_time_limit=240,
-        broker_transport_options={"visibility_timeout": 3600},
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=3,
         beat_schedule={
             "sweep-outbox": {"task": "nongsan.outbox.sweep", "schedule": sweep_seconds},
         },
     )
+    if str(config["BROKER_URL"]).startswith("redis"):
+        celery.conf.broker_transport_options = {"visibility_timeout": 3600}
+    else:
+        # kombu's SQLAlchemy transport passes these options to create_engine.
+        celery.conf.broker_transport_options = {"connect_args": {"timeout": 30}}
     celery.conf.update(config.get("CELERY_EXTRA", {}))
     celery.set_default()
     app.extensions["celery"] = celery
