@@ -35,6 +35,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     from shop.db import db
     from shop.extensions import babel, csrf, limiter, login_manager
+    from shop.health import bp as health_bp
     from shop.i18n import init_i18n
 
     db.init_app(app)
@@ -55,6 +56,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     shop.errors.init_app(app)
     shop.labels.init_app(app)
+    app.register_blueprint(health_bp)
     shop.accounts.init_app(app)
     shop.cooperatives.init_app(app)
     shop.catalog.init_app(app)

@@ -113,5 +113,6 @@ def finalize(config: dict[str, Any], instance_path: Path) -> None:
         raise ConfigError("NONGSAN_PUBLIC_BASE_URL must start with http:// or https://")
     config["PUBLIC_BASE_URL"] = base
     # Cookies only travel over TLS when the public address is https.
-    config.setdefault("SESSION_COOKIE_SECURE", base.startswith("https://"))
+    if base.startswith("https://"):
+        config["SESSION_COOKIE_SECURE"] = True
     config["SECRET_KEY"] = str(config["SECRET_KEY"])
