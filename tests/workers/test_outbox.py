@@ -1,0 +1,52 @@
+from datetime import timedelta
+
+from sqlmodel import select
+
+from shop import create_app
+from workers import outbox
+from workers.models import OutboxMessage
+
+
+def test_message_is_sent_after_commit_and_marked(app, session):
+    with app.app_context():
+        from shop.db import get_session
+
+        work = get_session()
+        message = outbox.enqueue(work, "nongsan.outbox.sweep")
+        assert session.get(OutboxMessage, message.id) is None  # nothing visible before the flush/commit
+        work.commit()
+    stored = session.get(OutboxMessage, message.id)
+    assert stored is not None and stored.sent_at is not None and stored.send_attempts == 1
+
+
+def test_rolled_back_transaction_leaves_no_message_and_sends_nothing(app, session):
+    with app.app_context():
+        from shop.db import get_session
+
+        work = get_session()
+        message = outbox.enqueue(work, "nongsan.outbox.sweep")
+        work.flush()
+        work.rollback()
+        assert "nongsan_after_commit" not in work.info
+    assert session.get(OutboxMessage, message.id) is None
+
+
+def test_unreachable_broker_leaves_message_pending_until_the_sweep(app, session, tmp_path, db_connection):
+    from tests.conftest import base_config
+
+    down = create_app({**base_config(tmp_path / "down", app.config["DATABASE_URL"], "redis://127.0.0.1:1/0"),
+                       "DATABASE_BIND": db_connection})
+    with down.app_context():
+        from shop.db import get_session
+
+        work = get_session()
+        message = outbox.enqueue(work, "nongsan.outbox.sweep")
+        work.commit()
+    pending = session.get(OutboxMessage, message.id)
+    session.refresh(pending)
+    assert pending.sent_at is None and pending.last_error
+    with app.app_context():
+        assert outbox.sweep(older_than=timedelta(0)) >= 1
+    session.refresh(pending)
+    assert pending.sent_at is not None
+    assert session.exec(select(OutboxMessage).where(OutboxMessage.sent_at.is_(None), OutboxMessage.id == message.id)).first() is None

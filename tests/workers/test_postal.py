@@ -1,0 +1,98 @@
+import pytest
+from sqlmodel import select
+
+from shop.accounts.models import Role
+from shop.orders.models import Order, OrderStatus
+from shop.orders.schemas import CartLine
+from shop.orders.services import OrderService
+from shop.orders.tasks import prepare_shipment
+from tests.factories import csrf_token, login
+from tests.shop.test_orders import _checkout
+from workers.postal.models import Partner, Shipment, ShipmentStatus
+from workers.postal.schemas import Parcel
+from workers.postal.services import ShipmentService, s10_check_digit
+from workers.postal.tariff import TariffAdapter, zone_of
+
+
+def test_s10_check_digit_matches_the_upu_example():
+    assert s10_check_digit("47312482") == 9  # S = 200, 11 - 200 mod 11
+    assert s10_check_digit("00000000") == 5  # C = 11 becomes 5
+    assert s10_check_digit("00000001") == 4
+
+
+def test_zones_follow_provinces_and_regions():
+    assert zone_of(92, 92) == "intra_province"
+    assert zone_of(92, 79) == "intra_region"  # Cần Thơ → Hồ Chí Minh City
+    assert zone_of(92, 1) == "inter_region"  # Cần Thơ → Hà Nội
+
+
+def test_quote_uses_chargeable_weight_steps_cod_fee_and_vat():
+    tariff = TariffAdapter()
+    light = tariff.quote(Parcel(92, 79, 0, weight_g=400))
+    assert light.base_fee_vnd == 28_000 and light.cod_fee_vnd == 0
+    assert light.total_vnd == 28_000 + 2_240
+    heavy = tariff.quote(Parcel(92, 79, 0, weight_g=1_200, cod_amount_vnd=2_000_000))
+    assert heavy.base_fee_vnd == 28_000 + 2 * 5_000
+    assert heavy.cod_fee_vnd == 20_000  # 1 % of 2.000.000 ₫, above the 10.000 ₫ minimum
+    bulky = tariff.quote(Parcel(92, 79, 0, weight_g=500, length_cm=40, width_cm=30, height_cm=30))
+    assert bulky.chargeable_weight_g == 6_000  # 40×30×30/6000 kg
+    assert all(isinstance(v, int) for v in (heavy.total_vnd, heavy.vat_vnd))
+
+
+@pytest.fixture
+def placed_order(app, factory, session):
+    cooperative = factory.cooperative()
+    factory.partner()
+    batch = factory.batch(cooperative, factory.product(cooperative))
+    with app.app_context():
+        order = OrderService(session).place("ship-key-001", [CartLine(batch_id=batch.id, quantity=2)], _checkout())[0]
+    return order
+
+
+def test_preparing_a_shipment_twice_creates_one_job(app, session, placed_order):
+    with app.app_context():
+        first = prepare_shipment.run(placed_order.id)
+        second = prepare_shipment.run(placed_order.id)
+    assert first == second
+    shipments = session.exec(select(Shipment).where(Shipment.order_id == placed_order.id)).all()
+    assert len(shipments) == 1
+    shipment = shipments[0]
+    session.refresh(placed_order)
+    assert placed_order.shipping_fee_vnd == shipment.shipping_fee_vnd > 0
+    assert shipment.cod_amount_vnd == placed_order.goods_total_vnd + shipment.shipping_fee_vnd
+
+
+def test_shipment_status_moves_forward_only_and_repeats_are_harmless(app, session, placed_order):
+    with app.app_context():
+        code = prepare_shipment.run(placed_order.id)
+        service = ShipmentService(session)
+        partner_id = session.exec(select(Shipment.partner_id).where(Shipment.code == code)).one()
+        _, changed = service.update_status(partner_id, code, "picked_up", actor="partner:1")
+        assert changed
+        _, changed = service.update_status(partner_id, code, "picked_up", actor="partner:1")
+        assert not changed
+        with pytest.raises(Exception) as backwards:
+            service.update_status(partner_id, code, "awaiting_pickup", actor="partner:1")
+        assert backwards.value.status == 409
+        with pytest.raises(Exception) as unknown:
+            service.update_status(partner_id, code, "teleported", actor="partner:1")
+        assert unknown.value.field == "status"
+        service.update_status(partner_id, code, "delivered", actor="partner:1")
+    session.refresh(placed_order)
+    assert placed_order.status == OrderStatus.DELIVERED
+
+
+def test_partner_staff_only_see_their_own_partners_shipments(app, client, factory, session, placed_order):
+    with app.app_context():
+        code = prepare_shipment.run(placed_order.id)
+    session.commit()
+    other = Partner(name="Bưu cục khác", province_code=79)
+    session.add(other)
+    session.flush()
+    factory.user(Role.PARTNER, partner_id=other.id, username="otherpost")
+    login(client, "otherpost")
+    assert code not in client.get("/post/").get_data(as_text=True)
+    page = client.get("/post/").get_data(as_text=True)
+    response = client.post(f"/post/shipments/{code}/status", data={"status": "picked_up", "csrf_token": csrf_token(page)})
+    assert response.status_code == 303
+    assert session.exec(select(Shipment.status).where(Shipment.code == code)).one() == ShipmentStatus.AWAITING_PICKUP
