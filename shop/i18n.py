@@ -47,9 +47,14 @@ def to_local(moment: datetime) -> datetime:
     return moment.astimezone(LOCAL_TZ)
 
 
-def format_date(value: date | datetime | None) -> str:
-    if value is None:
+def format_date(value: date | datetime | str | None) -> str:
+    if value is None or value == "":
         return "—"
+    if isinstance(value, str):  # ISO text from a signed payload
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00")) if "T" in value else date.fromisoformat(value)
+        except ValueError:
+            return value
     if isinstance(value, datetime):
         value = to_local(value)
     return value.strftime("%d/%m/%Y")
