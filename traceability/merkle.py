@@ -125,10 +125,25 @@ class CompactRange:
         self._peaks: list[bytes] = []
         self.extend(leaf_hashes)
 
+    @classmethod
+    def from_peaks(cls, size: int, peaks: Sequence[bytes]) -> "CompactRange":
+        """Resume from a stored state (`size` and `peaks`), so a log of millions of entries can
+        extend its head with only the new leaves."""
+        if size < 0 or bin(size).count("1") != len(peaks):
+            raise ValueError("peaks do not match the size")
+        state = cls()
+        state._size = size
+        state._peaks = [_check_hash(p, "peak") for p in peaks]
+        return state
+
     @property
     def size(self) -> int:
         """Number of leaves appended so far."""
         return self._size
+
+    @property
+    def peaks(self) -> list[bytes]:
+        return list(self._peaks)
 
     def append(self, leaf: bytes) -> None:
         """Append one leaf *hash* (as returned by :func:`leaf_hash`)."""

@@ -58,3 +58,51 @@ class Credential(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
     __table_args__ = (UniqueConstraint("gtin", "lot", "seq", name="uq_credential_batch_seq"),)
+
+
+class LogEntry(SQLModel, table=True):
+    """One leaf of the append-only transparency log: the SHA-256 of a signed document's bytes."""
+
+    index: int = Field(primary_key=True)  # 0-based position in the log
+    sha256: str = Field(max_length=64, unique=True)  # of the JWS text, as Credential.sha256
+    kind: str = Field(max_length=20)  # event / passport
+    leaf_hash: str = Field(max_length=64)  # RFC 6962 leaf hash (hex) of the JWS bytes
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Checkpoint(SQLModel, table=True):
+    """A signed tree head (C2SP tlog-checkpoint note) published by the alliance."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    tree_size: int = Field(index=True)
+    root_hash: str = Field(max_length=64)
+    # The compact range (roots of the perfect subtrees) so the next head needs only new leaves.
+    peaks: str = Field(default="", sa_type=Text)
+    note: str = Field(sa_type=Text)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Passport(SQLModel, table=True):
+    """The batch's Digital Product Passport credential; re-issued when the batch's record grows."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    gtin: str = Field(max_length=14, index=True)
+    lot: str = Field(max_length=20)
+    version: int
+    jws: str = Field(sa_type=Text)
+    sha256: str = Field(max_length=64, unique=True)
+    issuer_kid: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("gtin", "lot", "version", name="uq_passport_batch_version"),)
+
+
+class Recall(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    gtin: str = Field(max_length=14)
+    lot: str = Field(max_length=20)
+    reason: str = Field(max_length=500)
+    recalled_by: str = Field(max_length=120)  # "member:12" or "alliance:1"
+    recalled_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("gtin", "lot", name="uq_recall_batch"),)

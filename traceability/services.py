@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from functools import lru_cache
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit
@@ -12,8 +13,11 @@ from cryptography import x509
 from sqlmodel import Session, select
 
 from traceability import crypto, gs1, x509ca
-from traceability.models import Credential, KeyOwnerKind, KeyStatus, SigningKey
-from traceability.schemas import BatchRef, BatchVerification, Check, CredentialResult, IssuerRef
+from traceability import events as events_module
+from traceability.models import Credential, KeyOwnerKind, KeyStatus, Passport, Recall, SigningKey
+from traceability.schemas import BatchRef, BatchVerification, Check, IssuerRef
+from traceability.transparency import TransparencyLog, log_origin
+from traceability.verification import Evidence, KeyState, verify_evidence
 
 VC_CONTEXT = [
     "https://www.w3.org/ns/credentials/v2",
@@ -124,16 +128,70 @@ class KeyService:
     def private_key(self, key: SigningKey):
         return self.encryptor.open(key.sealed_private_key, context=key.kid)
 
+    def keys_of(self, issuer: IssuerRef) -> list[SigningKey]:
+        return list(self.session.exec(
+            select(SigningKey)
+            .where(SigningKey.owner_kind == issuer.kind, SigningKey.owner_id == issuer.owner_id)
+            .order_by(SigningKey.id)  # type: ignore[arg-type]
+        ))
+
+    def rotate(self, issuer: IssuerRef) -> SigningKey:
+        """A new key takes over; the old one is retired and keeps verifying what it signed."""
+        now = datetime.now(timezone.utc)
+        for key in self.keys_of(issuer):
+            if key.status == KeyStatus.ACTIVE:
+                key.status = KeyStatus.RETIRED
+                key.retired_at = now
+        self.session.flush()
+        return self.issue_key(issuer)
+
+    def revoke(self, kid: str, reason: str, at: datetime | None = None) -> SigningKey:
+        """Signatures made from `at` on are refused; earlier ones stay valid, the log dates them."""
+        key = self.by_kid(kid)
+        if key is None:
+            raise TraceabilityError("Unknown key.", field="kid", status=404)
+        if key.owner_kind == KeyOwnerKind.ALLIANCE:
+            raise TraceabilityError("The alliance root is replaced by a ceremony, not revoked here.", field="kid", status=409)
+        reason = reason.strip()
+        if not reason:
+            raise TraceabilityError("A revocation needs a reason.", field="reason")
+        if key.status == KeyStatus.REVOKED:
+            return key
+        key.status = KeyStatus.REVOKED
+        key.revoked_at = at or datetime.now(timezone.utc)
+        key.revocation_reason = reason[:200]
+        self.session.flush()
+        return key
+
+    def did_document(self, issuer: IssuerRef) -> dict[str, Any]:
+        """The did:web document of an organisation: every key it has had, so old signatures verify."""
+        did = did_for(self.base_url, issuer)
+        keys = self.keys_of(issuer) if issuer.kind != KeyOwnerKind.ALLIANCE else [self.alliance_root()]
+        methods = []
+        for key in keys:
+            jwk = crypto.public_jwk(crypto.public_key_from_raw(crypto.b64url_decode(key.public_key)))
+            jwk["x5c"] = [x509ca.cert_to_der_b64(x509ca.cert_from_pem(key.certificate_pem))]
+            methods.append({"id": key.kid, "type": "JsonWebKey", "controller": did, "publicKeyJwk": jwk})
+        active = [k.kid for k in keys if k.status == KeyStatus.ACTIVE]
+        return {
+            "@context": ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/jwk/v1"],
+            "id": did,
+            "alsoKnownAs": [issuer.name],
+            "verificationMethod": methods,
+            "assertionMethod": active,
+        }
+
     def by_kid(self, kid: str) -> SigningKey | None:
         return self.session.exec(select(SigningKey).where(SigningKey.kid == kid)).first()
 
 
 class CredentialService:
-    """Issues events as signed credentials, hash-chained per batch."""
+    """Issues events as signed credentials, hash-chained per batch and appended to the log."""
 
     def __init__(self, session: Session, keys: KeyService) -> None:
         self.session = session
         self.keys = keys
+        self.log = transparency_log(session, keys)
 
     def credentials(self, batch: BatchRef) -> list[Credential]:
         return list(
@@ -144,9 +202,15 @@ class CredentialService:
             )
         )
 
-    def issue(self, issuer: IssuerRef, batch: BatchRef, event_type: str, event: dict[str, Any]) -> Credential:
+    def issue(
+        self, issuer: IssuerRef, batch: BatchRef, event_type: str, event: dict[str, Any], *, publish: bool = True
+    ) -> Credential:
+        """Sign `event` (a UNTP DTE event from `traceability.events`) into the batch's chain.
+
+        `publish=False` lets a bulk caller sign many events and publish one checkpoint at the end.
+        """
         key = self.keys.active_key(issuer)
-        private_key = self.keys.private_key(key)
+        private_key = self._private_key(key)
         root = self.keys.alliance_root()
         previous = self.session.exec(
             select(Credential)
@@ -163,20 +227,10 @@ class CredentialService:
             "id": f"urn:uuid:{uuid.uuid4()}",
             "issuer": {"type": ["CredentialIssuer"], "id": key.kid.split("#")[0], "name": key.owner_name},
             "validFrom": iso_utc(now),
-            "credentialSubject": [dict(event, eventType=event_type, productId=link.uri(self.keys.base_url))],
-            "chain": {"seq": seq, "previous": previous.sha256 if previous else None},
+            "credentialSubject": [event],
+            "chain": {"seq": seq, "previous": previous.sha256 if previous else None, "batch": link.uri(self.keys.base_url)},
         }
-        header = {
-            "typ": "vc+jwt",
-            "cty": "vc",
-            "kid": key.kid,
-            "x5c": [
-                x509ca.cert_to_der_b64(x509ca.cert_from_pem(key.certificate_pem)),
-                x509ca.cert_to_der_b64(x509ca.cert_from_pem(root.certificate_pem)),
-            ],
-        }
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
-        token = crypto.jws_sign(body, private_key, header)
+        token = self._sign(payload, key, root, private_key)
         credential = Credential(
             gtin=batch.gtin,
             lot=batch.lot,
@@ -189,82 +243,154 @@ class CredentialService:
         )
         self.session.add(credential)
         self.session.flush()
+        self.log.append(token.encode("ascii"), "event")
+        if publish:
+            self.log.publish_checkpoint()
         return credential
+
+    def _private_key(self, key: SigningKey):
+        # Opening a sealed key costs two AES-GCM decryptions; a bulk capture signs with one key.
+        cached = self._opened.get(key.kid) if hasattr(self, "_opened") else None
+        if cached is None:
+            self._opened = getattr(self, "_opened", {})
+            cached = self._opened[key.kid] = self.keys.private_key(key)
+        return cached
+
+    def _sign(self, payload: dict[str, Any], key: SigningKey, root: SigningKey, private_key) -> str:
+        header = {
+            "typ": "vc+jwt",
+            "cty": "vc",
+            "kid": key.kid,
+            "x5c": [_der_b64(key.certificate_pem), _der_b64(root.certificate_pem)],
+        }
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
+        return crypto.jws_sign(body, private_key, header)
+
+    def issue_passport(self, issuer: IssuerRef, batch: BatchRef, product: dict[str, Any], claims: list[dict[str, Any]]) -> Passport:
+        """The batch's UNTP Digital Product Passport, linking every event credential so far."""
+        key = self.keys.active_key(issuer)
+        root = self.keys.alliance_root()
+        events = self.credentials(batch)
+        latest = self.session.exec(
+            select(Passport).where(Passport.gtin == batch.gtin, Passport.lot == batch.lot).order_by(Passport.version.desc())  # type: ignore[union-attr]
+        ).first()
+        link = gs1.DigitalLink(gtin=batch.gtin, lot=batch.lot).uri(self.keys.base_url)
+        now = datetime.now(timezone.utc)
+        payload = {
+            "@context": ["https://www.w3.org/ns/credentials/v2", "https://test.uncefact.org/vocabulary/untp/dpp/0.6.0/"],
+            "type": ["DigitalProductPassport", "VerifiableCredential"],
+            "id": f"urn:uuid:{uuid.uuid4()}",
+            "issuer": {"type": ["CredentialIssuer"], "id": key.kid.split("#")[0], "name": key.owner_name},
+            "validFrom": iso_utc(now),
+            "credentialSubject": {
+                "type": ["ProductPassport"],
+                "id": link,
+                "product": dict(product, id=link, batchNumber=batch.lot, idScheme={"type": ["IdentifierScheme"], "id": "https://id.gs1.org/01/", "name": "GTIN"}),
+                "granularityLevel": "batch",
+                "conformityClaim": claims,
+                "traceabilityInformation": [{
+                    "type": ["TraceabilityPerformance"],
+                    "valueChainProcess": "farm to consumer",
+                    "traceabilityEvent": [
+                        {"type": ["SecureLink"], "linkURL": f"{link}?linkType=gs1:traceability#{c.seq}", "linkName": c.event_type,
+                         "hashDigest": c.sha256, "hashMethod": "SHA-256", "encryptionMethod": "none"}
+                        for c in events
+                    ],
+                }],
+            },
+        }
+        token = self._sign(payload, key, root, self._private_key(key))
+        passport = Passport(gtin=batch.gtin, lot=batch.lot, version=(latest.version + 1) if latest else 1, jws=token,
+                            sha256=crypto.sha256_hex(token.encode("ascii")), issuer_kid=key.kid)
+        self.session.add(passport)
+        self.session.flush()
+        self.log.append(token.encode("ascii"), "passport")
+        self.log.publish_checkpoint()
+        return passport
+
+    def latest_passport(self, batch: BatchRef) -> Passport | None:
+        return self.session.exec(
+            select(Passport).where(Passport.gtin == batch.gtin, Passport.lot == batch.lot).order_by(Passport.version.desc())  # type: ignore[union-attr]
+        ).first()
+
+
+def _der_b64(pem: str) -> str:
+    return _pem_to_der_b64(pem)
+
+
+@lru_cache(maxsize=256)
+def _pem_to_der_b64(pem: str) -> str:
+    return x509ca.cert_to_der_b64(x509ca.cert_from_pem(pem))
 
 
 class VerificationService:
-    """One verification used everywhere: signature, certificate chain, key status, hash chain."""
+    """Gathers a batch's evidence from the database and runs the one verification on it."""
 
     def __init__(self, session: Session, keys: KeyService) -> None:
         self.session = session
         self.keys = keys
+        self.log = transparency_log(session, keys)
+
+    def gather(self, batch: BatchRef) -> Evidence:
+        credentials = CredentialService(self.session, self.keys).credentials(batch)
+        root = self.session.exec(select(SigningKey).where(SigningKey.owner_kind == KeyOwnerKind.ALLIANCE)).first()
+        kids = {c.issuer_kid for c in credentials}
+        keys = {
+            k.kid: KeyState(k.kid, k.public_key, k.revoked_at, k.revocation_reason)
+            for k in self.session.exec(select(SigningKey).where(SigningKey.kid.in_(kids)))  # type: ignore[attr-defined]
+        } if kids else {}
+        checkpoint = self.log.latest_checkpoint()
+        proofs = self.log.inclusion_proofs([c.sha256 for c in credentials], checkpoint)
+        return Evidence(
+            gtin=batch.gtin,
+            lot=batch.lot,
+            credentials=[c.jws for c in credentials],
+            root_certificate_pem=root.certificate_pem if root else "",
+            keys=keys,
+            log_origin=self.log.origin,
+            log_public_key=root.public_key if root else None,
+            checkpoint=checkpoint.note if checkpoint else None,
+            proofs={sha: proof.as_dict() for sha, proof in proofs.items()},
+        )
 
     def verify_batch(self, batch: BatchRef) -> BatchVerification:
-        credentials = CredentialService(self.session, self.keys).credentials(batch)
-        root_row = self.session.exec(
-            select(SigningKey).where(SigningKey.owner_kind == KeyOwnerKind.ALLIANCE)
-        ).first()
-        result = BatchVerification(gtin=batch.gtin, lot=batch.lot, ok=True)
-        if root_row is None or not credentials:
-            result.ok = False
-            result.problems.append(Check("records", False, "no_credentials"))
-            return result
-        root_cert = x509ca.cert_from_pem(root_row.certificate_pem)
-        previous_sha: str | None = None
-        for index, credential in enumerate(credentials, start=1):
-            outcome = self._verify_one(credential.jws, root_cert, expected_seq=index, expected_previous=previous_sha, batch=batch)
-            result.credentials.append(outcome)
-            result.ok &= outcome.ok
-            previous_sha = outcome.sha256
-        return result
+        evidence = self.gather(batch)
+        if not evidence.root_certificate_pem:
+            return BatchVerification(gtin=batch.gtin, lot=batch.lot, ok=False, problems=[Check("records", False, "no_credentials")])
+        return verify_evidence(evidence)
 
-    def _verify_one(
-        self, token: str, root_cert: x509.Certificate, *, expected_seq: int, expected_previous: str | None, batch: BatchRef
-    ) -> CredentialResult:
-        sha = crypto.sha256_hex(token.encode("ascii"))
-        checks: list[Check] = []
-        outcome = CredentialResult(seq=expected_seq, sha256=sha, ok=False, checks=checks)
-        try:
-            header, _payload, _signing_input, _signature = crypto.jws_parse_unverified(token)
-        except crypto.JWSError as error:
-            checks.append(Check("signature", False, "malformed", str(error)))
-            return outcome
-        x5c = header.get("x5c") or []
-        try:
-            leaf = x509ca.cert_from_der_b64(x5c[0])
-        except Exception:  # noqa: BLE001 - any parse problem means an unusable chain
-            checks.append(Check("certificate", False, "missing_certificate"))
-            return outcome
-        try:
-            _header, body = crypto.jws_verify(token, leaf.public_key())  # type: ignore[arg-type]
-            checks.append(Check("signature", True))
-        except crypto.JWSError as error:
-            checks.append(Check("signature", False, "bad_signature", error.reason))
-            return outcome
-        payload = json.loads(body)
-        signed_at = _parse_time(payload.get("validFrom"))
-        chain_reasons = x509ca.verify_chain(leaf, root_cert, signed_at or datetime.now(timezone.utc))
-        checks.append(Check("certificate", not chain_reasons, chain_reasons[0] if chain_reasons else None))
-        key = self.keys.by_kid(str(header.get("kid")))
-        key_ok, key_reason = True, None
-        if key is None or key.public_key != crypto.b64url_encode(crypto.public_key_raw(leaf.public_key())):  # type: ignore[arg-type]
-            key_ok, key_reason = False, "unknown_key"
-        elif key.revoked_at is not None and (signed_at is None or signed_at >= key.revoked_at):
-            key_ok, key_reason = False, "key_revoked"
-        checks.append(Check("key_status", key_ok, key_reason))
-        subject = (payload.get("credentialSubject") or [{}])[0]
-        expected_link = gs1.DigitalLink(gtin=batch.gtin, lot=batch.lot).path
-        subject_ok = str(subject.get("productId", "")).endswith(expected_link)
-        checks.append(Check("subject", subject_ok, None if subject_ok else "wrong_batch"))
-        chain = payload.get("chain") or {}
-        chain_ok = chain.get("seq") == expected_seq and chain.get("previous") == expected_previous
-        reason = None
-        if not chain_ok:
-            reason = "reordered" if chain.get("seq") != expected_seq else "broken_chain"
-        checks.append(Check("hash_chain", chain_ok, reason))
-        outcome.payload = payload
-        outcome.ok = all(check.ok for check in checks)
-        return outcome
+
+class RecallService:
+    def __init__(self, session: Session, credentials: CredentialService) -> None:
+        self.session = session
+        self.credentials = credentials
+
+    def recall_of(self, batch: BatchRef) -> Recall | None:
+        return self.session.exec(select(Recall).where(Recall.gtin == batch.gtin, Recall.lot == batch.lot)).first()
+
+    def recall(self, issuer: IssuerRef, batch: BatchRef, reason: str, actor: str, location: dict[str, Any]) -> Recall:
+        """Withdraw a batch: a signed recall event in its chain, and the resolver answers 410."""
+        reason = (reason or "").strip()
+        if len(reason) < 5:
+            raise TraceabilityError("Give the reason for the recall (at least 5 characters).", field="reason")
+        existing = self.recall_of(batch)
+        if existing is not None:
+            return existing
+        if not self.credentials.credentials(batch):
+            raise TraceabilityError("Unknown batch.", field="lot", status=404)
+        link = gs1.DigitalLink(gtin=batch.gtin, lot=batch.lot).uri(self.credentials.keys.base_url)
+        event = events_module.build_event(
+            events_module.EventKind.RECALL,
+            event_time=datetime.now(events_module.LOCAL_TZ),
+            location=location,
+            quantities=[events_module.quantity(link, batch.lot, 0)],
+            details={"reason": reason[:500]},
+        )
+        self.credentials.issue(issuer, batch, events_module.EventKind.RECALL, event)
+        recall = Recall(gtin=batch.gtin, lot=batch.lot, reason=reason[:500], recalled_by=actor)
+        self.session.add(recall)
+        self.session.flush()
+        return recall
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -275,6 +401,34 @@ def _parse_time(value: Any) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def transparency_log(session: Session, keys: KeyService) -> TransparencyLog:
+    root = keys.session.exec(select(SigningKey).where(SigningKey.owner_kind == KeyOwnerKind.ALLIANCE)).first()
+    return TransparencyLog(
+        session,
+        origin=log_origin(keys.base_url),
+        signing_key=_LazyRootKey(keys),
+        public_key_raw=crypto.b64url_decode(root.public_key) if root else None,
+    )
+
+
+class _LazyRootKey:
+    """Opens the alliance key only when a checkpoint is actually signed."""
+
+    def __init__(self, keys: KeyService) -> None:
+        self.keys = keys
+        self._key = None
+
+    def sign(self, data: bytes) -> bytes:
+        if self._key is None:
+            self._key = self.keys.private_key(self.keys.alliance_root())
+        return self._key.sign(data)
+
+    def public_key(self):
+        if self._key is None:
+            self._key = self.keys.private_key(self.keys.alliance_root())
+        return self._key.public_key()
 
 
 def key_service(session: Session) -> KeyService:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from flask_babel import gettext
 from sqlalchemy import func, or_
@@ -14,7 +14,7 @@ from shop.cooperatives.models import Cooperative, CooperativeStatus
 from shop.errors import NotFound, ServiceError
 from shop.i18n import LOCAL_TZ
 from shop.textutil import fold_vietnamese
-from traceability import gs1
+from traceability import events, gs1
 from traceability.schemas import BatchRef, IssuerRef
 from traceability.services import CredentialService
 
@@ -145,30 +145,35 @@ class CatalogService:
 
     def _sign_harvest(self, cooperative: Cooperative, product: Product, batch: Batch) -> None:
         """The origin record: an EPCIS-style commissioning event with the harvest as ILMD."""
-        event = {
-            "type": "ObjectEvent",
-            "action": "ADD",
-            "bizStep": "commissioning",
-            "disposition": "active",
-            "eventTime": datetime.combine(batch.harvest_date, datetime.min.time(), LOCAL_TZ).isoformat(),
-            "eventTimeZoneOffset": "+07:00",
-            "productName": product.name,
-            "quantityList": [{"quantity": float(batch.quantity_g) / 1000, "uom": "KGM"}],
-            "location": {
-                "name": cooperative.name,
-                "address": cooperative.address,
-                "provinceCode": cooperative.province_code,
-                "wardCode": cooperative.ward_code,
-            },
-            "ilmd": {
+        base = self.credentials.keys.base_url
+        link = gs1.DigitalLink(gtin=product.gtin, lot=batch.lot).uri(base)
+        event = events.build_event(
+            events.EventKind.HARVEST,
+            event_time=datetime.combine(batch.harvest_date, time(7, 0), LOCAL_TZ),
+            location=cooperative_location(cooperative, base),
+            quantities=[events.quantity(link, product.name, batch.quantity_g / 1000)],
+            ilmd={
                 "harvestDate": batch.harvest_date.isoformat(),
                 "plot": batch.plot,
                 "variety": batch.variety,
                 "cultivationStandard": batch.cultivation_standard,
             },
-        }
+        )
         issuer = IssuerRef("cooperative", cooperative.id, cooperative.name)
-        self.credentials.issue(issuer, BatchRef(product.gtin, batch.lot), "harvest", event)
+        self.credentials.issue(issuer, BatchRef(product.gtin, batch.lot), events.EventKind.HARVEST, event)
+
+
+def cooperative_location(cooperative: Cooperative, base_url: str) -> dict:
+    """Where a cooperative's events happen, as carried inside its signed events."""
+    from shop import address
+
+    return {
+        "id": f"{base_url}/htx/{cooperative.slug}",
+        "name": cooperative.name,
+        "address": f"{cooperative.address}, {address.ward_name(cooperative.ward_code)}, {address.province_name(cooperative.province_code)}",
+        "provinceCode": cooperative.province_code,
+        "wardCode": cooperative.ward_code,
+    }
 
 
 class PublicCatalog:

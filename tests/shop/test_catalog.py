@@ -59,7 +59,7 @@ def test_new_batch_is_signed_and_its_trace_page_verifies(member_client, factory,
     assert 'data-verified="true"' in trace.get_data(as_text=True)
     body = member_client.get(f"/api/verify/01/{product.gtin}/10/ST25-01").get_json()
     assert body["verified"] is True
-    assert [c["name"] for c in body["credentials"][0]["checks"]] == ["signature", "certificate", "key_status", "subject", "hash_chain"]
+    assert [c["name"] for c in body["credentials"][0]["checks"]] == ["signature", "certificate", "key_status", "subject", "hash_chain", "log_inclusion"]
 
 
 @pytest.mark.parametrize(
