@@ -115,7 +115,8 @@ class _Vocabulary:
     def shorten(self, value: str) -> str:
         """Bare CBV term for a standard value; any other URI unchanged."""
         for prefix in (self.canonical, *self.aliases):
-            if value.startswith(prefix) or value.lower().startswith(prefix.lower()):
+            # Case-insensitive because the legacy URNs were written both ways (bizstep / BizStep).
+            if value.lower().startswith(prefix.lower()):
                 term = value[len(prefix):]
                 if term in self.terms:
                     return term
@@ -124,8 +125,6 @@ class _Vocabulary:
                     # non-standard term there cannot be exported faithfully: say so.
                     raise ValueError(f"{value!r} is not a CBV 2.0 term")
                 return value
-        if value in self.terms:
-            return value
         return value
 
     def expand(self, value: str) -> str:
@@ -609,6 +608,7 @@ _PROCESS_BY_STEP: Final = {
     "receiving": EventKind.RECEIVING,
 }
 OBSERVATION: Final = "observation"
+_KINDS: Final = frozenset(kind.value for kind in EventKind)
 
 
 def _derive_process_type(event_type: str, biz_step: str | None, action: str | None, disposition: str | None) -> str:
@@ -669,7 +669,7 @@ def from_epcis_event(epcis_event: dict[str, Any]) -> dict[str, Any]:
         if key in _MAPPED_FIELDS:
             continue
         local = _local_name(key)
-        if local == "processType" and value in set(EventKind):
+        if local == "processType" and isinstance(value, str) and value in _KINDS:
             declared_kind = value
         elif local == "locationName":
             location["name"] = value

@@ -1,25 +1,30 @@
-"""Public trace pages at the GS1 Digital Link paths, and the batch QR codes."""
+"""The resolver at the GS1 Digital Link paths, the trace page, QR codes and the public trust files
+(log checkpoints and proofs, did:web documents, offline bundles)."""
 
 from __future__ import annotations
 
+import json
 from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 
 from shop.db import get_session
-from traceability import gs1
+from traceability import crypto, gs1, resolver
+from traceability.models import KeyOwnerKind
 from traceability.qr import ERROR_LEVELS, qr_png, qr_svg
-from traceability.schemas import BatchRef
-from traceability.services import VerificationService, key_service
+from traceability.schemas import BatchRef, IssuerRef
+from traceability.services import (
+    CredentialService, RecallService, VerificationService, key_service, transparency_log,
+)
 
 bp = Blueprint("traceability", __name__)
 
-
-def _link_from_path(path: str) -> gs1.DigitalLink:
-    try:
-        return gs1.parse_digital_link_path(path)
-    except gs1.GS1Error as error:
-        abort(Response(error.message_vi + " / " + error.message, status=400, mimetype="text/plain"))
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
+    "Access-Control-Allow-Headers": "Accept, Accept-Language, Content-Type",
+    "Access-Control-Expose-Headers": "Link, Content-Type",
+}
 
 
 def _raw_path() -> str:
@@ -30,27 +35,113 @@ def _raw_path() -> str:
     return quote(request.path, safe="/")
 
 
-@bp.get("/01/<path:_rest>")
-def trace_page(_rest: str):
+def _problem(status: int, title: str, detail: str, field: str | None = None) -> Response:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, "field": field}
+    response = Response(json.dumps(body, ensure_ascii=False), status=status, mimetype="application/problem+json")
+    response.headers.update(CORS_HEADERS)
+    return response
+
+
+def _link_from_path(path: str) -> gs1.DigitalLink:
+    try:
+        return gs1.parse_digital_link_path(path)
+    except gs1.GS1Error as error:
+        abort(_problem(400, "Malformed GS1 Digital Link", f"{error.message_vi} / {error.message}", error.field))
+
+
+def _base() -> str:
+    return current_app.config["PUBLIC_BASE_URL"]
+
+
+@bp.route("/01/<path:_rest>", methods=["GET", "OPTIONS"])
+def resolve(_rest: str):
+    if request.method == "OPTIONS":
+        response = Response(status=204)
+        response.headers.update(CORS_HEADERS)
+        response.headers["Allow"] = "GET, HEAD, OPTIONS"
+        return response
     link = _link_from_path(_raw_path())
-    if link.lot is None:
-        abort(404)
     session = get_session()
-    result = VerificationService(session, key_service(session)).verify_batch(BatchRef(link.gtin, link.lot))
-    if not result.credentials:
-        abort(404)
+    keys = key_service(session)
+    credentials = CredentialService(session, keys)
+    gtin_uri = f"{_base()}/01/{link.gtin}"
+    if link.lot is None:
+        # GTIN level: the product's page in the shop.
+        response = current_app.view_functions["catalog.product_by_gtin"](link.gtin)
+        response.headers["Link"] = resolver.link_header(gtin_uri)
+        response.headers.update(CORS_HEADERS)
+        return response
+    batch = BatchRef(link.gtin, link.lot)
+    records = credentials.credentials(batch)
+    if not records:
+        return _problem(404, "Unknown batch", "Không tìm thấy lô hàng này. / No batch with this identifier.", "lot")
+    batch_uri = gs1.DigitalLink(link.gtin, link.lot).uri(_base())
+    recall = RecallService(session, credentials).recall_of(batch)
+    status = 410 if recall else 200
+    link_type = request.args.get("linkType", "gs1:pip")
+
+    if link_type in ("linkset", "all"):
+        passport = credentials.latest_passport(batch)
+        body = resolver.batch_linkset(batch_uri, product_name=_product_name(records[0].jws), gtin_uri=gtin_uri,
+                                      has_passport=passport is not None, recalled=recall is not None)
+        response = Response(json.dumps(body, ensure_ascii=False), status=status, mimetype="application/linkset+json")
+    elif link_type in ("gs1:traceability", "gs1:epcis"):
+        from datetime import datetime, timezone
+
+        from traceability import epcis
+
+        result = VerificationService(session, keys).verify_batch(batch)
+        events = [c.payload["credentialSubject"][0] for c in result.credentials if c.payload]
+        document = epcis.epcis_document(events, creation_date=datetime.now(timezone.utc), sender=batch_uri)
+        response = Response(json.dumps(document, ensure_ascii=False), status=status, mimetype="application/ld+json")
+    elif link_type == "untp:dpp":
+        passport = credentials.latest_passport(batch)
+        if passport is None:
+            return _problem(404, "No passport", "Lô hàng này chưa có hộ chiếu sản phẩm số. / No passport yet.", "linkType")
+        response = Response(passport.jws, status=status, mimetype="application/vc+jwt")
+    elif link_type in ("gs1:pip", "gs1:defaultLink"):
+        response = _trace_page(session, keys, batch, link, recall, status)
+    else:
+        return _problem(404, "Link type not available",
+                        f"Có các loại liên kết / available: {', '.join(sorted(resolver.LINK_TYPES) + ['linkset'])}", "linkType")
+    response.headers["Link"] = resolver.link_header(batch_uri)
+    response.headers.update(CORS_HEADERS)
+    response.headers["Vary"] = "Accept, Accept-Language, Cookie"
+    return response
+
+
+def _product_name(token: str) -> str:
+    try:
+        _header, payload, _input, _sig = crypto.jws_parse_unverified(token)
+        subject = json.loads(payload)["credentialSubject"][0]
+        return (subject.get("quantityList") or subject.get("outputQuantityList") or [{}])[0].get("productName", "")
+    except (crypto.JWSError, ValueError, KeyError, IndexError):
+        return ""
+
+
+def _trace_page(session, keys, batch: BatchRef, link: gs1.DigitalLink, recall, status: int):
+    from traceability import events as events_module
+
+    result = VerificationService(session, keys).verify_batch(batch)
     if request.accept_mimetypes.best == "application/json":
-        return jsonify(result.as_dict())
-    events = [c.payload["credentialSubject"][0] for c in result.credentials if c.payload]
+        response = jsonify(result.as_dict())
+        response.status_code = status
+        return response
+    verified_events = [c.payload["credentialSubject"][0] for c in result.credentials if c.payload]
     issuer = next((c.payload["issuer"] for c in result.credentials if c.payload), None)
-    return render_template(
-        "traceability/trace.html",
-        link=link,
-        uri=link.uri(current_app.config["PUBLIC_BASE_URL"]),
-        result=result,
-        events=events,
-        issuer=issuer,
+    findings = events_module.pre_harvest_findings(verified_events) + events_module.mass_balance_findings(verified_events)
+    html = render_template(
+        "traceability/trace.html", link=link, uri=link.uri(_base()), result=result, events=verified_events,
+        issuer=issuer, recall=recall, findings=findings,
     )
+    return Response(html, status=status, mimetype="text/html")
+
+
+@bp.get("/.well-known/gs1resolver")
+def resolver_description():
+    response = jsonify(resolver.resolver_description(_base(), current_app.config["ALLIANCE_NAME"]))
+    response.headers.update(CORS_HEADERS)
+    return response
 
 
 @bp.get("/api/verify/01/<path:_rest>")
@@ -62,7 +153,26 @@ def verify_json(_rest: str):
     result = VerificationService(session, key_service(session)).verify_batch(BatchRef(link.gtin, link.lot))
     if not result.credentials:
         return jsonify({"error": "Unknown batch", "field": "lot"}), 404
-    return jsonify(result.as_dict())
+    response = jsonify(result.as_dict())
+    response.headers.update(CORS_HEADERS)
+    return response
+
+
+@bp.get("/api/bundle/01/<path:_rest>")
+def bundle(_rest: str):
+    """Everything needed to verify the batch offline: `nongsan verify FILE`, or the page's own script."""
+    link = _link_from_path(_raw_path().removeprefix("/api/bundle"))
+    if link.lot is None:
+        return jsonify({"error": "A lot (AI 10) is required", "field": "lot"}), 400
+    session = get_session()
+    evidence = VerificationService(session, key_service(session)).gather(BatchRef(link.gtin, link.lot))
+    if not evidence.credentials:
+        return jsonify({"error": "Unknown batch", "field": "lot"}), 404
+    response = Response(json.dumps(evidence.to_bundle(), ensure_ascii=False, indent=1), mimetype="application/json")
+    filename = f"nongsan-{link.gtin}-{quote(link.lot, safe='')}.json"
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers.update(CORS_HEADERS)
+    return response
 
 
 @bp.get("/qr/01/<path:_rest>")
@@ -72,9 +182,93 @@ def batch_qr(_rest: str):
     level = request.args.get("ec", "M").upper()
     if level not in ERROR_LEVELS:
         return jsonify({"error": "Error correction must be L, M, Q or H", "field": "ec"}), 400
-    uri = link.uri(current_app.config["PUBLIC_BASE_URL"])
+    uri = link.uri(_base())
     if fmt == "png":
         return Response(qr_png(uri, level), mimetype="image/png")
     if fmt == "svg":
         return Response(qr_svg(uri, level), mimetype="image/svg+xml")
     abort(404)
+
+
+# -- the transparency log ------------------------------------------------------------------------
+@bp.get("/log/checkpoint")
+def log_checkpoint():
+    session = get_session()
+    checkpoint = transparency_log(session, key_service(session)).latest_checkpoint()
+    if checkpoint is None:
+        return _problem(404, "No checkpoint yet", "Nhật ký chưa có điểm kiểm tra. / The log has no checkpoint yet.")
+    response = Response(checkpoint.note, mimetype="text/plain; charset=utf-8")
+    response.headers.update(CORS_HEADERS)
+    response.cache_control.max_age = 10
+    return response
+
+
+@bp.get("/log/key")
+def log_key():
+    session = get_session()
+    keys = key_service(session)
+    log = transparency_log(session, keys)
+    root = keys.alliance_root()
+    from traceability import merkle
+
+    raw = crypto.b64url_decode(root.public_key)
+    response = jsonify({"origin": log.origin, "publicKey": root.public_key,
+                        "verifierKey": merkle.verifier_key_string(log.origin, raw), "certificate": root.certificate_pem})
+    response.headers.update(CORS_HEADERS)
+    return response
+
+
+@bp.get("/log/proof/inclusion")
+def log_inclusion():
+    sha256 = (request.args.get("sha256") or "").lower()
+    if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+        return _problem(400, "Bad hash", "sha256 must be 64 hexadecimal characters", "sha256")
+    session = get_session()
+    log = transparency_log(session, key_service(session))
+    checkpoint = log.latest_checkpoint()
+    proofs = log.inclusion_proofs([sha256], checkpoint)
+    if sha256 not in proofs:
+        return _problem(404, "Not in the log", "No entry with this hash is covered by the latest checkpoint", "sha256")
+    response = jsonify(dict(proofs[sha256].as_dict(), checkpoint=checkpoint.note))
+    response.headers.update(CORS_HEADERS)
+    return response
+
+
+@bp.get("/log/proof/consistency")
+def log_consistency():
+    first, second = request.args.get("first", type=int), request.args.get("second", type=int)
+    if first is None or second is None:
+        return _problem(400, "Missing sizes", "Give first and second tree sizes", "first" if first is None else "second")
+    session = get_session()
+    try:
+        proof = transparency_log(session, key_service(session)).consistency(first, second)
+    except ValueError as error:
+        return _problem(400, "Bad sizes", str(error), "second")
+    response = jsonify({"first": first, "second": second, "proof": [crypto.b64url_encode(p) for p in proof]})
+    response.headers.update(CORS_HEADERS)
+    return response
+
+
+# -- did:web documents ---------------------------------------------------------------------------
+@bp.get("/.well-known/did.json")
+def alliance_did():
+    session = get_session()
+    keys = key_service(session)
+    document = keys.did_document(IssuerRef(KeyOwnerKind.ALLIANCE, None, current_app.config["ALLIANCE_NAME"]))
+    response = jsonify(document)
+    response.headers.update(CORS_HEADERS)
+    return response
+
+
+@bp.get("/<any(cooperative, partner):kind>/<int:owner_id>/did.json")
+def organisation_did(kind: str, owner_id: int):
+    session = get_session()
+    keys = key_service(session)
+    issuer = IssuerRef(kind, owner_id, "")
+    owned = keys.keys_of(issuer)
+    if not owned:
+        abort(404)
+    document = keys.did_document(IssuerRef(kind, owner_id, owned[0].owner_name))
+    response = jsonify(document)
+    response.headers.update(CORS_HEADERS)
+    return response
