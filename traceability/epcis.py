@@ -187,6 +187,12 @@ def _event_type(types: Any) -> str:
     raise ValueError(f"no EPCIS event type in {types!r}")
 
 
+def _is_quantity(amount: Any) -> bool:
+    # bool is an int in Python but not a number in JSON; NaN/Infinity slip through json.loads.
+    return (isinstance(amount, (int, float)) and not isinstance(amount, bool)
+            and math.isfinite(amount) and amount >= 0)
+
+
 def _export_quantities(elements: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     exported = []
     for element in elements:
@@ -194,7 +200,7 @@ def _export_quantities(elements: Iterable[dict[str, Any]]) -> list[dict[str, Any
         out: dict[str, Any] = {"epcClass": element["productId"]}
         amount = element.get("quantity")
         if amount is not None:
-            if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not math.isfinite(amount) or amount < 0:
+            if not _is_quantity(amount):
                 raise ValueError(f"quantity of {element['productId']} must be a finite number >= 0, not {amount!r}")
             out["quantity"] = amount
             if element.get("uom"):
@@ -432,8 +438,30 @@ def _schema_problems(document: Any, schema: dict[str, Any]) -> list[CaptureProbl
             named = [name for name in missing if repr(name) in error.message]
             if named:
                 parts.append(named[0])
-        problems.append(CaptureProblem(_pointer(parts), _short(error.message)))
+        problems.append(CaptureProblem(_pointer(parts), _short(_schema_message(error))))
     return problems
+
+
+def _schema_message(error: Any) -> str:
+    """jsonschema's message, without a dump of a whole event and with a hint for anyOf/oneOf."""
+    from jsonschema.exceptions import best_match
+
+    message = _without_dump(error)
+    if error.validator in ("anyOf", "oneOf") and error.context:
+        closest = best_match(error.context)
+        if closest is not None:
+            where = _pointer(closest.relative_path)
+            message += f" (closest: {where + ': ' if where else ''}{_without_dump(closest)})"
+    return message
+
+
+def _without_dump(error: Any) -> str:
+    # "{'type': 'ObjectEvent', ... 40 lines ...} is not valid under any of the given schemas": the
+    # pointer already says which value, and repeating it only buries the reason.
+    dump = repr(error.instance)
+    if isinstance(error.instance, (dict, list)) and error.message.startswith(dump):
+        return ("this object" if isinstance(error.instance, dict) else "this array") + error.message[len(dump):]
+    return error.message
 
 
 def _event_problems(event: Any, at: list[Any]) -> list[CaptureProblem]:
@@ -489,8 +517,7 @@ def _event_problems(event: Any, at: list[Any]) -> list[CaptureProblem]:
             if "quantity" not in element:
                 continue  # optional in EPCIS: "some unknown amount of this class"
             amount = element["quantity"]
-            if (isinstance(amount, bool) or not isinstance(amount, (int, float))
-                    or not math.isfinite(amount) or amount < 0):
+            if not _is_quantity(amount):
                 problems.append(CaptureProblem(
                     _pointer([*at, field, index, "quantity"]),
                     f"quantity must be a number >= 0, not {amount!r}",

@@ -261,7 +261,7 @@ class CredentialService:
             "typ": "vc+jwt",
             "cty": "vc",
             "kid": key.kid,
-            "x5c": [_der_b64(key.certificate_pem), _der_b64(root.certificate_pem)],
+            "x5c": [_der_b64(key.certificate_pem)] + ([] if key.kid == root.kid else [_der_b64(root.certificate_pem)]),
         }
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
         return crypto.jws_sign(body, private_key, header)
@@ -336,11 +336,17 @@ class VerificationService:
         root = self.session.exec(select(SigningKey).where(SigningKey.owner_kind == KeyOwnerKind.ALLIANCE)).first()
         kids = {c.issuer_kid for c in credentials}
         keys = {
-            k.kid: KeyState(k.kid, k.public_key, k.revoked_at, k.revocation_reason)
+            k.kid: KeyState(k.kid, k.public_key, k.revoked_at, k.revocation_reason, k.owner_kind)
             for k in self.session.exec(select(SigningKey).where(SigningKey.kid.in_(kids)))  # type: ignore[attr-defined]
         } if kids else {}
         checkpoint = self.log.latest_checkpoint()
-        proofs = self.log.inclusion_proofs([c.sha256 for c in credentials], checkpoint)
+        proofs = {sha: proof.as_dict() for sha, proof in self.log.inclusion_proofs([c.sha256 for c in credentials], checkpoint).items()}
+        revoked = {kid for kid, state in keys.items() if state.revoked_at is not None}
+        for credential in credentials:
+            if credential.issuer_kid in revoked and credential.sha256 in proofs:
+                dated = self.log.dated_proof(credential.sha256)
+                if dated is not None:
+                    proofs[credential.sha256]["dated"] = dict(dated[1].as_dict(), checkpoint=dated[0].note)
         return Evidence(
             gtin=batch.gtin,
             lot=batch.lot,
@@ -350,7 +356,7 @@ class VerificationService:
             log_origin=self.log.origin,
             log_public_key=root.public_key if root else None,
             checkpoint=checkpoint.note if checkpoint else None,
-            proofs={sha: proof.as_dict() for sha, proof in proofs.items()},
+            proofs=proofs,
         )
 
     def verify_batch(self, batch: BatchRef) -> BatchVerification:

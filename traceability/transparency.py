@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -45,6 +46,21 @@ def proof_from_levels(levels: list[list[bytes]], index: int) -> list[bytes]:
             proof.append(level[sibling])
         index //= 2
     return proof
+
+
+TIME_EXTENSION = "nongsan-time"
+
+
+def checkpoint_time(checkpoint: merkle.Checkpoint) -> datetime | None:
+    """The signed publication time carried in the checkpoint's extension line."""
+    for line in checkpoint.extensions:
+        name, _, value = line.partition(" ")
+        if name == TIME_EXTENSION:
+            try:
+                return datetime.fromisoformat(value)
+            except ValueError:
+                return None
+    return None
 
 
 def log_origin(base_url: str) -> str:
@@ -116,9 +132,12 @@ class TransparencyLog:
         else:
             state = merkle.CompactRange(self.leaves())
         root = state.root()
-        note = merkle.sign_note(merkle.format_checkpoint(self.origin, state.size, root), self.origin, self.signing_key)
+        now = datetime.now(timezone.utc)
+        # The signed time is what lets a signature made before a key's revocation stay valid.
+        body = merkle.format_checkpoint(self.origin, state.size, root) + f"{TIME_EXTENSION} {now.isoformat()}\n"
+        note = merkle.sign_note(body, self.origin, self.signing_key)
         checkpoint = Checkpoint(tree_size=state.size, root_hash=root.hex(), note=note,
-                                peaks=",".join(p.hex() for p in state.peaks))
+                                peaks=",".join(p.hex() for p in state.peaks), created_at=now)
         self.session.add(checkpoint)
         self.session.flush()
         return checkpoint
@@ -156,6 +175,19 @@ class TransparencyLog:
             for e in entries
             if e.index < checkpoint.tree_size
         }
+
+    def dated_proof(self, sha256: str) -> tuple[Checkpoint, InclusionProof] | None:
+        """Inclusion in the *first* checkpoint that covered the document: proof of when it existed."""
+        entry = self.entry_for(sha256)
+        if entry is None:
+            return None
+        checkpoint = self.session.exec(
+            select(Checkpoint).where(Checkpoint.tree_size > entry.index).order_by(Checkpoint.tree_size, Checkpoint.id)
+        ).first()
+        if checkpoint is None:
+            return None
+        proof = self.inclusion_proofs([sha256], checkpoint).get(sha256)
+        return (checkpoint, proof) if proof else None
 
     def consistency(self, first: int, second: int) -> list[bytes]:
         if not 0 <= first <= second:

@@ -30,6 +30,7 @@ class KeyState:
     public_key: str  # base64url raw Ed25519
     revoked_at: datetime | None = None
     revocation_reason: str | None = None
+    owner_kind: str = "cooperative"
 
 
 @dataclass
@@ -52,7 +53,7 @@ class Evidence:
             "credentials": self.credentials,
             "rootCertificate": self.root_certificate_pem,
             "keys": [
-                {"kid": k.kid, "publicKey": k.public_key,
+                {"kid": k.kid, "publicKey": k.public_key, "ownerKind": k.owner_kind,
                  "revokedAt": k.revoked_at.isoformat() if k.revoked_at else None, "revocationReason": k.revocation_reason}
                 for k in self.keys.values()
             ],
@@ -68,7 +69,7 @@ class Evidence:
         keys = {}
         for k in data.get("keys") or []:
             revoked = datetime.fromisoformat(k["revokedAt"]) if k.get("revokedAt") else None
-            keys[k["kid"]] = KeyState(k["kid"], k["publicKey"], revoked, k.get("revocationReason"))
+            keys[k["kid"]] = KeyState(k["kid"], k["publicKey"], revoked, k.get("revocationReason"), k.get("ownerKind", "cooperative"))
         return cls(
             gtin=str(data["gtin"]), lot=str(data["lot"]), credentials=list(data["credentials"]),
             root_certificate_pem=str(data["rootCertificate"]), keys=keys, log_origin=log.get("origin"),
@@ -124,15 +125,16 @@ def verify_evidence(evidence: Evidence) -> BatchVerification:
         result.ok = False
     expected_path = gs1.DigitalLink(gtin=evidence.gtin, lot=evidence.lot).path
     previous: str | None = None
+    owner: list[str] = []  # the DID of whoever signed the first record (the harvest) owns the batch
     for seq, token in enumerate(evidence.credentials, start=1):
-        outcome = _verify_credential(token, seq, previous, root, evidence, checkpoint, expected_path)
+        outcome = _verify_credential(token, seq, previous, root, evidence, checkpoint, expected_path, owner)
         result.credentials.append(outcome)
         result.ok &= outcome.ok
         previous = outcome.sha256
     return result
 
 
-def _verify_credential(token, seq, previous, root, evidence: Evidence, checkpoint, expected_path) -> CredentialResult:
+def _verify_credential(token, seq, previous, root, evidence: Evidence, checkpoint, expected_path, owner: list[str]) -> CredentialResult:
     sha = crypto.sha256_hex(token.encode("ascii", "replace"))
     checks: list[Check] = []
     outcome = CredentialResult(seq=seq, sha256=sha, ok=False, checks=checks)
@@ -154,7 +156,10 @@ def _verify_credential(token, seq, previous, root, evidence: Evidence, checkpoin
         checks.append(Check("payload", False, "malformed_payload"))
         return outcome
     signed_at = _parse_time(payload.get("validFrom"))
-    chain_reasons = x509ca.verify_chain(leaf, root, signed_at or datetime.now(timezone.utc))
+    if leaf == root:
+        chain_reasons = []  # signed by the alliance itself, with its root key
+    else:
+        chain_reasons = x509ca.verify_chain(leaf, root, signed_at or datetime.now(timezone.utc))
     checks.append(Check("certificate", not chain_reasons, chain_reasons[0] if chain_reasons else None))
 
     kid = str(header.get("kid"))
@@ -165,10 +170,16 @@ def _verify_credential(token, seq, previous, root, evidence: Evidence, checkpoin
         checks.append(Check("key_status", False, "unknown_key"))
     elif issuer_id != kid.split("#")[0]:
         checks.append(Check("key_status", False, "issuer_mismatch"))
-    elif key.revoked_at is not None and (signed_at is None or signed_at >= key.revoked_at):
+    elif key.revoked_at is not None and not _logged_before(token, sha, key.revoked_at, evidence):
         checks.append(Check("key_status", False, "key_revoked", key.revocation_reason))
+    elif owner and issuer_id != owner[0] and key.owner_kind == "cooperative":
+        # Another cooperative cannot write into this batch's record; the post office (shipping and
+        # receiving) and the alliance (recalls) can.
+        checks.append(Check("key_status", False, "foreign_issuer"))
     else:
         checks.append(Check("key_status", True))
+    if not owner and isinstance(issuer_id, str):
+        owner.append(issuer_id)
 
     subject = (payload.get("credentialSubject") or [{}])[0]
     product_ids = [q.get("productId", "") for q in subject.get("quantityList") or subject.get("inputQuantityList") or []]
@@ -201,6 +212,25 @@ def _verify_credential(token, seq, previous, root, evidence: Evidence, checkpoin
     outcome.payload = payload
     outcome.ok = all(check.ok for check in checks)
     return outcome
+
+
+def _logged_before(token: str, sha: str, moment: datetime, evidence: Evidence) -> bool:
+    """Did a checkpoint signed before `moment` already include this credential? The signer's own
+    validFrom cannot be trusted here: a thief holding the key would simply backdate it."""
+    from traceability.transparency import checkpoint_time
+
+    dated = (evidence.proofs.get(sha) or {}).get("dated")
+    if not dated or not evidence.log_origin or not evidence.log_public_key:
+        return False
+    try:
+        checkpoint = merkle.open_checkpoint(dated["checkpoint"], evidence.log_origin, crypto.b64url_decode(evidence.log_public_key))
+        path = [crypto.b64url_decode(p) for p in dated["proof"]]
+        included = dated["tree_size"] == checkpoint.size and merkle.verify_inclusion(
+            merkle.leaf_hash(token.encode("ascii")), int(dated["index"]), checkpoint.size, path, checkpoint.root)
+    except (merkle.CheckpointError, KeyError, ValueError, TypeError):
+        return False
+    published = checkpoint_time(checkpoint)
+    return included and published is not None and published < moment
 
 
 def load_bundle(text: str) -> Evidence:

@@ -47,3 +47,30 @@ class BatchForm(FlaskForm):
         places=3,
         validators=[InputRequired(_l("Enter the quantity in kg.")), NumberRange(min=0.001, max=1_000_000, message=_l("Between 0.001 and 1,000,000 kg."))],
     )
+
+
+class TraceEventForm(FlaskForm):
+    kind = SelectField(_l("What happened"), choices=[
+        ("diary", _l("Production diary: fertiliser or pesticide applied")),
+        ("processing", _l("Processing (e.g. milling paddy into rice)")),
+        ("packing", _l("Packing")),
+        ("inspection", _l("Inspection or certification")),
+        ("shipping", _l("Shipped")),
+        ("receiving", _l("Received")),
+    ])
+    event_date = DateField(_l("Date"), validators=[InputRequired(_l("Enter the date."))])
+    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=500)])
+    input_name = StringField(_l("Product applied"), validators=[Optional(), Length(max=120)])
+    dose = StringField(_l("Dose"), validators=[Optional(), Length(max=60)])
+    pre_harvest_interval_days = IntegerField(_l("Pre-harvest interval (days)"), validators=[Optional(), NumberRange(min=0, max=365)])
+    input_kg = DecimalField(_l("Kilograms in"), places=3, validators=[Optional(), NumberRange(min=0.001, max=1_000_000)])
+    output_kg = DecimalField(_l("Kilograms out"), places=3, validators=[Optional(), NumberRange(min=0.001, max=1_000_000)])
+    output_product_id = SelectField(_l("Product made"), coerce=int, validate_choice=False, validators=[Optional()])
+    output_lot = StringField(_l("Lot of the product made"), validators=[Optional(), Length(max=20)])
+    passed = SelectField(_l("Result"), choices=[("1", _l("Passed")), ("0", _l("Failed"))], default="1")
+    certificate_no = StringField(_l("Certificate number"), validators=[Optional(), Length(max=60)])
+    inspector = StringField(_l("Inspector or certifier"), validators=[Optional(), Length(max=120)])
+
+
+class RecallForm(FlaskForm):
+    reason = TextAreaField(_l("Reason for the recall"), validators=[DataRequired(_l("Give the reason for the recall.")), Length(min=5, max=500)])

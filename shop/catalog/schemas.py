@@ -36,3 +36,29 @@ class BatchCreate(BaseModel):
     @classmethod
     def _strip(cls, value: str) -> str:
         return value.strip()
+
+
+class TraceEventCreate(BaseModel):
+    """A traceability event a cooperative adds to one of its batches after the harvest."""
+
+    kind: str = Field(pattern="^(diary|processing|packing|inspection|shipping|receiving)$")
+    event_date: date
+    note: str = Field(default="", max_length=500)
+    # diary: what was applied and its pre-harvest interval
+    input_name: str = Field(default="", max_length=120)
+    dose: str = Field(default="", max_length=60)
+    pre_harvest_interval_days: int | None = Field(default=None, ge=0, le=365)
+    # processing: kilograms in and out, and the product made
+    input_kg: Decimal | None = Field(default=None, gt=0, le=Decimal("1000000"))
+    output_kg: Decimal | None = Field(default=None, gt=0, le=Decimal("1000000"))
+    output_product_id: int | None = None
+    output_lot: str = Field(default="", max_length=20)
+    # inspection
+    passed: bool = True
+    certificate_no: str = Field(default="", max_length=60)
+    inspector: str = Field(default="", max_length=120)
+
+    @field_validator("note", "input_name", "dose", "output_lot", "certificate_no", "inspector")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return value.strip()

@@ -9,14 +9,14 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
 from shop.catalog.models import Batch, Product
-from shop.catalog.schemas import BatchCreate, ProductCreate
+from shop.catalog.schemas import BatchCreate, ProductCreate, TraceEventCreate
 from shop.cooperatives.models import Cooperative, CooperativeStatus
 from shop.errors import NotFound, ServiceError
 from shop.i18n import LOCAL_TZ
 from shop.textutil import fold_vietnamese
 from traceability import events, gs1
 from traceability.schemas import BatchRef, IssuerRef
-from traceability.services import CredentialService
+from traceability.services import CredentialService, RecallService, TraceabilityError, VerificationService
 
 
 class CatalogService:
@@ -161,6 +161,108 @@ class CatalogService:
         )
         issuer = IssuerRef("cooperative", cooperative.id, cooperative.name)
         self.credentials.issue(issuer, BatchRef(product.gtin, batch.lot), events.EventKind.HARVEST, event)
+        self._issue_passport(cooperative, product, batch)
+
+    def _issuer(self, cooperative: Cooperative) -> IssuerRef:
+        return IssuerRef("cooperative", cooperative.id, cooperative.name)
+
+    def _issue_passport(self, cooperative: Cooperative, product: Product, batch: Batch) -> None:
+        base = self.credentials.keys.base_url
+        claims = []
+        if batch.cultivation_standard:
+            claims.append({
+                "type": ["Claim"],
+                "id": f"{base}/htx/{cooperative.slug}#claim-{fold_vietnamese(batch.cultivation_standard).replace(' ', '-')}",
+                "description": batch.cultivation_standard,
+                "conformance": True,
+                "conformityTopic": "environment.biodiversity",
+                "referenceStandard": {"type": ["Standard"], "name": batch.cultivation_standard},
+            })
+        product_info = {
+            "type": ["Product"],
+            "name": product.name,
+            "description": product.description or product.name,
+            "productCategory": [{"type": ["Classification"], "code": product.category, "name": product.category,
+                                 "schemeID": f"{base}/categories", "schemeName": "nongsan"}],
+            "producedByParty": {"type": ["Party"], "id": f"{base}/htx/{cooperative.slug}", "name": cooperative.name},
+            "productionDate": batch.harvest_date.isoformat(),
+            "countryOfProduction": "VN",
+        }
+        self.credentials.issue_passport(self._issuer(cooperative), BatchRef(product.gtin, batch.lot), product_info, claims)
+
+    def record_event(self, batch_id: int, data: TraceEventCreate) -> None:
+        """Sign a further event (diary, processing, packing, inspection…) into the batch's chain."""
+        cooperative = self._require_approved()
+        batch = self.batch(batch_id)
+        product = self.product(batch.product_id)
+        base = self.credentials.keys.base_url
+        link = gs1.DigitalLink(gtin=product.gtin, lot=batch.lot).uri(base)
+        today = datetime.now(LOCAL_TZ).date()
+        if data.event_date > today:
+            raise ServiceError(gettext("The date cannot be in the future."), field="event_date")
+        if RecallService(self.session, self.credentials).recall_of(BatchRef(product.gtin, batch.lot)):
+            raise ServiceError(gettext("This batch has been recalled; no further events can be added."), field="kind", status=409)
+        moment = datetime.combine(data.event_date, time(8, 0), LOCAL_TZ)
+        location = cooperative_location(cooperative, base)
+        details: dict = {"note": data.note} if data.note else {}
+        build = dict(event_time=moment, location=location)
+        if data.kind == events.EventKind.DIARY:
+            if not data.input_name:
+                raise ServiceError(gettext("Name the fertiliser or pesticide applied."), field="input_name")
+            details.update(input=data.input_name, dose=data.dose)
+            if data.pre_harvest_interval_days is not None:
+                details["preHarvestIntervalDays"] = data.pre_harvest_interval_days
+            build["quantities"] = [events.quantity(link, product.name, batch.quantity_g / 1000)]
+        elif data.kind == events.EventKind.PROCESSING:
+            if data.input_kg is None:
+                raise ServiceError(gettext("Enter the kilograms that went in."), field="input_kg")
+            if data.output_kg is None:
+                raise ServiceError(gettext("Enter the kilograms that came out."), field="output_kg")
+            output_product = self.product(data.output_product_id) if data.output_product_id else product
+            output_lot = data.output_lot or batch.lot
+            try:
+                gs1.validate_lot(output_lot)
+            except gs1.GS1Error as error:
+                raise ServiceError(gettext("The lot may only use letters, digits and - . / _ (at most 20)."), field="output_lot") from error
+            output_link = gs1.DigitalLink(gtin=output_product.gtin, lot=output_lot).uri(base)
+            build["inputs"] = [events.quantity(link, product.name, float(data.input_kg))]
+            build["outputs"] = [events.quantity(output_link, output_product.name, float(data.output_kg))]
+        elif data.kind == events.EventKind.INSPECTION:
+            details.update(passed=data.passed, certificateNumber=data.certificate_no, inspector=data.inspector)
+            build["disposition"] = events.DISPOSITION + ("conformant" if data.passed else "non_conformant")
+            build["quantities"] = [events.quantity(link, product.name, batch.quantity_g / 1000)]
+        else:
+            build["quantities"] = [events.quantity(link, product.name, batch.quantity_g / 1000)]
+        if details:
+            build["details"] = details
+        event = events.build_event(data.kind, **build)
+        self.credentials.issue(self._issuer(cooperative), BatchRef(product.gtin, batch.lot), data.kind, event)
+        self._issue_passport(cooperative, product, batch)
+
+    def recall_batch(self, batch_id: int, reason: str, actor: str):
+        """Withdraw a batch: signed recall event, 410 at the resolver, alerts to its buyers."""
+        cooperative = self.cooperative()
+        batch = self.batch(batch_id)
+        product = self.product(batch.product_id)
+        try:
+            recall = RecallService(self.session, self.credentials).recall(
+                self._issuer(cooperative), BatchRef(product.gtin, batch.lot), reason, actor,
+                cooperative_location(cooperative, self.credentials.keys.base_url))
+        except TraceabilityError as error:
+            raise ServiceError(gettext("Give the reason for the recall (at least 5 characters)."), field=error.field) from error
+        batch.stock_units = 0
+        self.session.flush()
+        from workers import outbox
+
+        outbox.enqueue(self.session, "nongsan.orders.send_recall_alerts", batch_id=batch.id)
+        return recall
+
+    def findings(self, batch_id: int) -> list:
+        batch = self.batch(batch_id)
+        product = self.product(batch.product_id)
+        result = VerificationService(self.session, self.credentials.keys).verify_batch(BatchRef(product.gtin, batch.lot))
+        payloads = [c.payload["credentialSubject"][0] for c in result.credentials if c.payload]
+        return events.pre_harvest_findings(payloads) + events.mass_balance_findings(payloads, batch.quantity_g / 1000)
 
 
 def cooperative_location(cooperative: Cooperative, base_url: str) -> dict:

@@ -8,12 +8,13 @@ from flask_login import current_user
 from pydantic import ValidationError
 
 from shop.accounts.permissions import requires
-from shop.catalog.forms import CATEGORY_LABELS, SALE_UNIT_LABELS, BatchForm, ProductForm
-from shop.catalog.schemas import BatchCreate, ProductCreate
+from shop.catalog.forms import CATEGORY_LABELS, SALE_UNIT_LABELS, BatchForm, ProductForm, RecallForm, TraceEventForm
+from shop.catalog.schemas import BatchCreate, ProductCreate, TraceEventCreate
 from shop.catalog.services import CatalogService, PublicCatalog
 from shop.db import get_session
 from shop.errors import ServiceError
 from shop.forms import apply_errors, schema_from_form
+from traceability import gs1
 from traceability.services import CredentialService, key_service
 
 bp = Blueprint("catalog", __name__)
@@ -113,10 +114,55 @@ def backoffice_batch(batch_id: int):
     service = _backoffice()
     batch = service.batch(batch_id)
     product = service.product(batch.product_id)
-    from traceability import gs1
 
     link = gs1.DigitalLink(gtin=product.gtin, lot=batch.lot)
     return render_template(
         "catalog/backoffice_batch.html", batch=batch, product=product, link=link,
-        uri=link.uri(current_app.config["PUBLIC_BASE_URL"]),
+        uri=link.uri(current_app.config["PUBLIC_BASE_URL"]), findings=service.findings(batch_id),
+        event_form=_event_form(service), recall_form=RecallForm(),
     )
+
+
+def _event_form(service: CatalogService) -> TraceEventForm:
+    form = TraceEventForm()
+    form.output_product_id.choices = [(0, "—")] + [(p.id, p.name) for p in service.products()]
+    return form
+
+
+@bp.post("/htx/batches/<int:batch_id>/events")
+@requires("coop:batch:write")
+def add_event(batch_id: int):
+    service = _backoffice()
+    batch = service.batch(batch_id)
+    form = _event_form(service)
+    if form.validate_on_submit():
+        try:
+            data = schema_from_form(TraceEventCreate, form)
+            data.passed = form.passed.data == "1"
+            data.output_product_id = form.output_product_id.data or None
+            service.record_event(batch_id, data)
+        except (ValidationError, ServiceError) as error:
+            apply_errors(form, error)
+        else:
+            flash(gettext("Event signed and added to the batch's record."), "success")
+            return redirect(url_for(".backoffice_batch", batch_id=batch_id), 303)
+    product = service.product(batch.product_id)
+    link = gs1.DigitalLink(gtin=product.gtin, lot=batch.lot)
+    return render_template(
+        "catalog/backoffice_batch.html", batch=batch, product=product, link=link,
+        uri=link.uri(current_app.config["PUBLIC_BASE_URL"]), findings=service.findings(batch_id),
+        event_form=form, recall_form=RecallForm(),
+    ), 400
+
+
+@bp.post("/htx/batches/<int:batch_id>/recall")
+@requires("trace:batch:recall")
+def recall_batch(batch_id: int):
+    service = _backoffice()
+    form = RecallForm()
+    if not form.validate_on_submit():
+        flash(gettext("Give the reason for the recall (at least 5 characters)."), "error")
+        return redirect(url_for(".backoffice_batch", batch_id=batch_id), 303)
+    service.recall_batch(batch_id, form.reason.data, actor=f"member:{current_user.id}")
+    flash(gettext("The batch is recalled. Buyers who ordered it are being alerted."), "success")
+    return redirect(url_for(".backoffice_batch", batch_id=batch_id), 303)

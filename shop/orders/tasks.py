@@ -93,3 +93,46 @@ def send_new_order_email(self, order_id: int) -> bool:
         except TemporaryMailError as error:
             # Back off: 30 s, 60 s, 120 s… up to about two hours in all.
             raise self.retry(exc=error, countdown=min(30 * 2**self.request.retries, 3600))
+
+
+@shared_task(name="nongsan.orders.send_recall_alerts", bind=True, max_retries=8)
+def send_recall_alerts(self, batch_id: int) -> int:
+    """Tell every buyer who left an e-mail and ordered from the recalled batch."""
+    from sqlmodel import select
+
+    from shop.catalog.models import Batch, Product
+    from shop.orders.models import OrderLine
+    from traceability.schemas import BatchRef
+    from traceability.services import CredentialService, RecallService, key_service
+
+    sent = 0
+    with unit_of_work() as session:
+        batch = session.get(Batch, batch_id)
+        if batch is None:
+            return 0
+        product = session.get(Product, batch.product_id)
+        recall = RecallService(session, CredentialService(session, key_service(session))).recall_of(BatchRef(product.gtin, batch.lot))
+        if recall is None:
+            return 0
+        orders = session.exec(
+            select(Order).join(OrderLine, OrderLine.order_id == Order.id).where(OrderLine.batch_id == batch_id).distinct()
+        ).all()
+        notifier = NotificationService(session, configured_mailer())
+        base = current_app.config["PUBLIC_BASE_URL"]
+        for order in orders:
+            if not order.buyer_email:
+                continue
+            context = dict(order=order, product=product, batch=batch, recall=recall, base_url=base)
+            with force_locale("vi"):
+                mail = Mail(
+                    to=order.buyer_email,
+                    subject=gettext("[nongsan] Recall: %(name)s, lot %(lot)s", name=product.name, lot=batch.lot),
+                    text=render_template("emails/recall.txt", **context),
+                    html=render_template("emails/recall.html", **context),
+                )
+            try:
+                sent += notifier.send_once(f"recall:{batch_id}:{order.id}", mail)
+            except TemporaryMailError as error:
+                session.commit()  # keep the alerts already sent recorded before retrying the rest
+                raise self.retry(exc=error, countdown=min(30 * 2**self.request.retries, 3600))
+    return sent
