@@ -17,6 +17,9 @@ from traceability.services import (
     CredentialService, RecallService, VerificationService, key_service, transparency_log,
 )
 
+from cryptography.hazmat.primitives.serialization import Encoding
+
+_DER = Encoding.DER
 bp = Blueprint("traceability", __name__)
 
 CORS_HEADERS = {
@@ -130,9 +133,14 @@ def _trace_page(session, keys, batch: BatchRef, link: gs1.DigitalLink, recall, s
     verified_events = [c.payload["credentialSubject"][0] for c in result.credentials if c.payload]
     issuer = next((c.payload["issuer"] for c in result.credentials if c.payload), None)
     findings = events_module.pre_harvest_findings(verified_events) + events_module.mass_balance_findings(verified_events)
+    from traceability import x509ca
+    from traceability.transparency import log_origin
+
+    root_der = x509ca.cert_from_pem(keys.alliance_root().certificate_pem).public_bytes(_DER)
     html = render_template(
         "traceability/trace.html", link=link, uri=link.uri(_base()), result=result, events=verified_events,
-        issuer=issuer, recall=recall, findings=findings,
+        issuer=issuer, recall=recall, findings=findings, root_sha256=crypto.sha256_hex(root_der),
+        log_origin=log_origin(_base()),
     )
     return Response(html, status=status, mimetype="text/html")
 
