@@ -155,3 +155,40 @@ def run_command(host: str, port: int, no_worker: bool) -> None:
             except subprocess.TimeoutExpired:
                 child.kill()
         click.echo("stopped")
+
+
+@main.command("verify")
+@click.argument("bundle", type=click.File("r", encoding="utf-8"))
+@click.option("--root-sha256", help="Pin the alliance root certificate by its SHA-256 (hex) instead of trusting the one in the file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON.")
+def verify_command(bundle, root_sha256: str | None, as_json: bool) -> None:
+    """Verify an exported trace bundle offline: signatures, certificates, key status, hash chain and
+    log inclusion. Exit code 0 when everything holds, 1 when anything fails."""
+    import json as json_module
+
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from traceability import crypto, x509ca
+    from traceability.verification import load_bundle, verify_evidence
+
+    try:
+        evidence = load_bundle(bundle.read())
+    except (ValueError, KeyError, TypeError) as error:
+        raise click.ClickException(f"not a nongsan trace bundle: {error}") from error
+    root_fingerprint = crypto.sha256_hex(x509ca.cert_from_pem(evidence.root_certificate_pem).public_bytes(Encoding.DER))
+    if root_sha256 and root_sha256.lower() != root_fingerprint:
+        click.echo(f"FAILED: the bundle's root certificate ({root_fingerprint}) is not the one you pinned")
+        sys.exit(1)
+    result = verify_evidence(evidence)
+    if as_json:
+        click.echo(json_module.dumps(result.as_dict(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(f"batch (01){evidence.gtin}(10){evidence.lot}: {len(result.credentials)} record(s)")
+        click.echo(f"alliance root certificate SHA-256: {root_fingerprint}{'' if root_sha256 else '  (not pinned: use --root-sha256)'}")
+        for problem in result.problems:
+            click.echo(f"  ! {problem.name}: {problem.reason}")
+        for credential in result.credentials:
+            marks = " ".join(f"{c.name}={'ok' if c.ok else c.reason}" for c in credential.checks)
+            click.echo(f"  #{credential.seq} {'OK ' if credential.ok else 'BAD'} {marks}")
+        click.echo("VERIFIED" if result.ok else "FAILED: " + ", ".join(result.failures))
+    sys.exit(0 if result.ok else 1)

@@ -43,6 +43,9 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_RATE_LIMIT": "10 per minute;30 per hour",
     "OUTBOX_SWEEP_SECONDS": 30,
     "CELERY_QUEUE": "nongsan",
+    # The official EPCIS 2.0 JSON schema, when the deployment has a copy: captures are then checked
+    # against it as well as against nongsan's own rules.
+    "EPCIS_SCHEMA_PATH": None,
     # Flask / extensions
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",

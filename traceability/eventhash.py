@@ -317,8 +317,14 @@ def _member_nodes(name: str, value: Any, namespaces: _Namespaces) -> list[_Node]
     return [] if text is None else [_Node(name, text)]
 
 
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
+def _list_nodes(value: Any, member: str, namespaces: _Namespaces) -> list[_Node]:
+    """Members of a standard list, each as an element named ``member``.
+
+    A member of the wrong shape (a string where an object belongs, say) is
+    still kept, so that it shows up in the hash instead of vanishing.
+    """
+    items = value if isinstance(value, list) else [value]
+    return [node for item in items for node in _member_nodes(member, item, namespaces)]
 
 
 def _event_nodes(event: Mapping[str, Any], namespaces: _Namespaces) -> list[_Node]:
@@ -327,33 +333,18 @@ def _event_nodes(event: Mapping[str, Any], namespaces: _Namespaces) -> list[_Nod
         if key in _EXCLUDED_EVENT_KEYS or key in _COMMENT_KEYS or key.startswith(("@", "#")):
             continue
         if key in _EPC_LISTS:
-            epcs = [_Node("epc", t) for v in _as_list(value) if (t := _scalar_text(v, namespaces))]
-            nodes.append(_Node(key, None, epcs))
+            nodes.append(_Node(key, None, _list_nodes(value, "epc", namespaces)))
         elif key in _QUANTITY_LISTS:
-            elements = [
-                _Node("quantityElement", None, _object_children(item, namespaces))
-                for item in _as_list(value)
-                if isinstance(item, Mapping)
-            ]
-            nodes.append(_Node(key, None, elements))
+            nodes.append(_Node(key, None, _list_nodes(value, "quantityElement", namespaces)))
         elif key in _TYPED_LISTS:
-            members = [
-                _Node("", None, _object_children(item, namespaces))
-                for item in _as_list(value)
-                if isinstance(item, Mapping)
-            ]
-            nodes.append(_Node(key, None, members))
+            nodes.append(_Node(key, None, _list_nodes(value, "", namespaces)))
         elif key == "sensorElementList":
             # CBV 2.0 writes each sensorElement at event level, without the
             # list name (CBV 2.1 changed this).
-            nodes.extend(
-                _Node("sensorElement", None, _object_children(item, namespaces))
-                for item in _as_list(value)
-                if isinstance(item, Mapping)
-            )
+            nodes.extend(_list_nodes(value, "sensorElement", namespaces))
         elif key in ("readPoint", "bizLocation") and not isinstance(value, Mapping):
-            text = _scalar_text(value, namespaces)
-            nodes.append(_Node(key, None, [_Node("id", text)] if text else []))
+            # Tolerate the shorthand "readPoint": "<id>".
+            nodes.append(_Node(key, None, _list_nodes(value, "id", namespaces)))
         else:
             nodes.extend(_member_nodes(namespaces.key(key), value, namespaces))
     return nodes
@@ -517,6 +508,10 @@ def _render_field(node: _Node, spec: _Field) -> tuple[str, list[str]]:
         rest = sorted(_render_extension(child) for child in node.children)
         return _render_leaf(node, spec), rest
     inner, rest = _render_in_order(node.children, spec.members)
+    stray = (node.value or "").strip()
+    if stray:
+        # A plain value where a structure was expected: keep it visible.
+        rest = ["=" + _canonical_value(stray), *rest]
     return (node.name + inner if inner else ""), rest
 
 
@@ -651,14 +646,11 @@ def _canonical_timestamp(text: str) -> str | None:
 
 _DL_BASE: Final = "https://id.gs1.org/"
 
-# EPC URI components may use these characters literally, but they are
-# reserved in a Digital Link path segment (GS1 Digital Link 1.2, table 7-1),
-# so they are percent-encoded when moved over.
-_DL_ESCAPES: Final = {c: f"%{ord(c):02X}" for c in "!()*+,:"}
-
-
-def _dl_escape(text: str) -> str:
-    return "".join(_DL_ESCAPES.get(c, c) for c in text)
+# Serial numbers, lots and other references move from the EPC URI into the
+# Digital Link exactly as written, escapes included: the EPC URI already
+# percent-encodes what would break a URI path ("/", "%", "#", ...).  An older
+# release of the reference implementation also encoded "!()*+,:"; the current
+# one and its CBV 2.0 vector "epclist_normalisation" keep them literal.
 
 
 def _check_digit(digits: str) -> str:
@@ -696,7 +688,7 @@ def _gln_like(company: str, reference: str) -> str | None:
 
 def _sgtin(company: str, item: str, serial: str) -> str | None:
     gtin = _gtin_from(company, item)
-    return f"01/{gtin}/21/{_dl_escape(serial)}" if gtin else None
+    return f"01/{gtin}/21/{serial}" if gtin else None
 
 
 def _sscc(company: str, serial_reference: str) -> str | None:
@@ -711,18 +703,18 @@ def _sgln(company: str, location: str, extension: str) -> str | None:
     if gln is None:
         return None
     # Extension "0" means "no extension" in the EPC scheme.
-    return f"414/{gln}" if extension == "0" else f"414/{gln}/254/{_dl_escape(extension)}"
+    return f"414/{gln}" if extension == "0" else f"414/{gln}/254/{extension}"
 
 
 def _grai(company: str, asset_type: str, serial: str) -> str | None:
     gln = _gln_like(company, asset_type)
     # GRAI: a leading zero, the 13-digit asset type with check digit, then the
     # serial appended in the same AI value.
-    return f"8003/0{gln}{_dl_escape(serial)}" if gln else None
+    return f"8003/0{gln}{serial}" if gln else None
 
 
 def _giai(company: str, asset: str) -> str | None:
-    return f"8004/{company}{_dl_escape(asset)}" if 6 <= len(company) <= 12 else None
+    return f"8004/{company}{asset}" if 6 <= len(company) <= 12 else None
 
 
 def _gsrn(ai: str, company: str, service: str) -> str | None:
@@ -733,7 +725,7 @@ def _gsrn(ai: str, company: str, service: str) -> str | None:
 
 def _gdti(company: str, document_type: str, serial: str) -> str | None:
     gln = _gln_like(company, document_type)
-    return f"253/{gln}{_dl_escape(serial)}" if gln else None
+    return f"253/{gln}{serial}" if gln else None
 
 
 def _sgcn(company: str, coupon: str, serial: str) -> str | None:
@@ -744,11 +736,11 @@ def _sgcn(company: str, coupon: str, serial: str) -> str | None:
 def _cpi(company: str, part: str, serial: str) -> str | None:
     if not 6 <= len(company) <= 12:
         return None
-    return f"8010/{_dl_escape(company + part)}/8011/{serial}"
+    return f"8010/{company}{part}/8011/{serial}"
 
 
 def _ginc(company: str, consignment: str) -> str | None:
-    return f"401/{company}{_dl_escape(consignment)}" if 6 <= len(company) <= 12 else None
+    return f"401/{company}{consignment}" if 6 <= len(company) <= 12 else None
 
 
 def _gsin(company: str, shipper: str) -> str | None:
@@ -759,12 +751,12 @@ def _gsin(company: str, shipper: str) -> str | None:
 
 def _itip(company: str, item: str, piece: str, total: str, serial: str) -> str | None:
     gtin = _gtin_from(company, item)
-    return f"8006/{gtin}{piece}{total}/21/{_dl_escape(serial)}" if gtin else None
+    return f"8006/{gtin}{piece}{total}/21/{serial}" if gtin else None
 
 
 def _upui(company: str, item: str, third_party: str) -> str | None:
     gtin = _gtin_from(company, item)
-    return f"01/{gtin}/235/{_dl_escape(third_party)}" if gtin else None
+    return f"01/{gtin}/235/{third_party}" if gtin else None
 
 
 def _pgln(company: str, party: str) -> str | None:
@@ -774,7 +766,7 @@ def _pgln(company: str, party: str) -> str | None:
 
 def _lgtin(company: str, item: str, lot: str) -> str | None:
     gtin = _gtin_from(company, item)
-    return f"01/{gtin}/10/{_dl_escape(lot)}" if gtin else None
+    return f"01/{gtin}/10/{lot}" if gtin else None
 
 
 def _pattern_gtin(company: str, item: str) -> str | None:
@@ -803,7 +795,7 @@ def _pattern_sgcn(company: str, coupon: str) -> str | None:
 
 
 def _pattern_cpi(company: str, part: str) -> str | None:
-    return f"8010/{_dl_escape(company + part)}" if 6 <= len(company) <= 12 else None
+    return f"8010/{company}{part}" if 6 <= len(company) <= 12 else None
 
 
 _D: Final = "([0-9]+)"

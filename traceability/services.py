@@ -10,11 +10,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from cryptography import x509
+from sqlalchemy import func, insert
 from sqlmodel import Session, select
 
-from traceability import crypto, gs1, x509ca
+from traceability import crypto, gs1, merkle, x509ca
 from traceability import events as events_module
-from traceability.models import Credential, KeyOwnerKind, KeyStatus, Passport, Recall, SigningKey
+from traceability.models import Credential, KeyOwnerKind, KeyStatus, LogEntry, Passport, Recall, SigningKey
 from traceability.schemas import BatchRef, BatchVerification, Check, IssuerRef
 from traceability.transparency import TransparencyLog, log_origin
 from traceability.verification import Evidence, KeyState, verify_evidence
@@ -223,7 +224,7 @@ class CredentialService:
         link = gs1.DigitalLink(gtin=batch.gtin, lot=batch.lot)
         payload = {
             "@context": VC_CONTEXT,
-            "type": ["VerifiableCredential", "DigitalTraceabilityEvent"],
+            "type": ["DigitalTraceabilityEvent", "VerifiableCredential"],
             "id": f"urn:uuid:{uuid.uuid4()}",
             "issuer": {"type": ["CredentialIssuer"], "id": key.kid.split("#")[0], "name": key.owner_name},
             "validFrom": iso_utc(now),
@@ -247,6 +248,55 @@ class CredentialService:
         if publish:
             self.log.publish_checkpoint()
         return credential
+
+    def issue_many(self, issuer: IssuerRef, items: list[tuple[BatchRef, str, dict[str, Any]]]) -> list[Credential]:
+        """Sign many events at once (EPCIS capture): one key load, one lock, bulk inserts and a
+        single checkpoint, with the same chain and log rules as `issue`."""
+        if not items:
+            return []
+        key = self.keys.active_key(issuer)
+        private_key = self._private_key(key)
+        root = self.keys.alliance_root()
+        self.log._lock()
+        heads: dict[tuple[str, str], tuple[int, str | None]] = {}
+        for batch in {b for b, _k, _e in items}:
+            previous = self.session.exec(
+                select(Credential).where(Credential.gtin == batch.gtin, Credential.lot == batch.lot)
+                .order_by(Credential.seq.desc()).with_for_update()  # type: ignore[union-attr]
+            ).first()
+            heads[(batch.gtin, batch.lot)] = (previous.seq, previous.sha256) if previous else (0, None)
+        last_index = self.session.exec(select(func.max(LogEntry.index))).one()
+        next_index = 0 if last_index is None else last_index + 1
+        issuer_block = {"type": ["CredentialIssuer"], "id": key.kid.split("#")[0], "name": key.owner_name}
+        now = iso_utc(datetime.now(timezone.utc))
+        credentials, log_rows = [], []
+        for batch, kind, event in items:
+            seq, previous_sha = heads[(batch.gtin, batch.lot)]
+            seq += 1
+            payload = {
+                "@context": VC_CONTEXT,
+                "type": ["DigitalTraceabilityEvent", "VerifiableCredential"],
+                "id": f"urn:uuid:{uuid.uuid4()}",
+                "issuer": issuer_block,
+                "validFrom": now,
+                "credentialSubject": [event],
+                "chain": {"seq": seq, "previous": previous_sha,
+                          "batch": gs1.DigitalLink(gtin=batch.gtin, lot=batch.lot).uri(self.keys.base_url)},
+            }
+            token = self._sign(payload, key, root, private_key)
+            raw = token.encode("ascii")
+            sha = crypto.sha256_hex(raw)
+            credentials.append(Credential(gtin=batch.gtin, lot=batch.lot, seq=seq, event_type=kind, jws=token,
+                                          sha256=sha, prev_sha256=previous_sha, issuer_kid=key.kid))
+            log_rows.append({"index": next_index, "sha256": sha, "kind": "event", "leaf_hash": merkle.leaf_hash(raw).hex(),
+                             "created_at": datetime.now(timezone.utc)})
+            next_index += 1
+            heads[(batch.gtin, batch.lot)] = (seq, sha)
+        self.session.add_all(credentials)
+        self.session.flush()
+        self.session.execute(insert(LogEntry), log_rows)
+        self.log.publish_checkpoint()
+        return credentials
 
     def _private_key(self, key: SigningKey):
         # Opening a sealed key costs two AES-GCM decryptions; a bulk capture signs with one key.
@@ -292,7 +342,7 @@ class CredentialService:
                     "type": ["TraceabilityPerformance"],
                     "valueChainProcess": "farm to consumer",
                     "traceabilityEvent": [
-                        {"type": ["SecureLink"], "linkURL": f"{link}?linkType=gs1:traceability#{c.seq}", "linkName": c.event_type,
+                        {"type": ["SecureLink", "Link"], "linkURL": f"{link}?linkType=gs1:traceability#{c.seq}", "linkName": c.event_type,
                          "hashDigest": c.sha256, "hashMethod": "SHA-256", "encryptionMethod": "none"}
                         for c in events
                     ],

@@ -30,3 +30,22 @@ class User(SQLModel, table=True):
     is_active: bool = Field(default=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ApiKey(SQLModel, table=True):
+    """A key for software acting for a cooperative (EPCIS capture) or a postal partner (its API).
+
+    Only a SHA-256 of the secret is stored: the keys are long random strings, so a fast hash is
+    enough, and the clear key is shown to its owner once, at creation.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    key_id: str = Field(max_length=16, unique=True, index=True)  # public part, shown in lists
+    secret_sha256: str = Field(max_length=64)
+    name: str = Field(max_length=120)
+    owner_kind: str = Field(max_length=20)  # cooperative / partner
+    owner_id: int = Field(index=True)
+    created_by: int | None = Field(default=None, foreign_key="user_account.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -4,6 +4,8 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
+    from shop.catalog.api import api
     from shop.catalog.views import bp
 
     app.register_blueprint(bp)
+    app.register_blueprint(api)

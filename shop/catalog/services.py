@@ -182,7 +182,7 @@ class CatalogService:
             "type": ["Product"],
             "name": product.name,
             "description": product.description or product.name,
-            "productCategory": [{"type": ["Classification"], "code": product.category, "name": product.category,
+            "productCategory": [{"type": ["Classification"], "id": f"{base}/categories/{product.category}", "code": product.category, "name": product.category,
                                  "schemeID": f"{base}/categories", "schemeName": "nongsan"}],
             "producedByParty": {"type": ["Party"], "id": f"{base}/htx/{cooperative.slug}", "name": cooperative.name},
             "productionDate": batch.harvest_date.isoformat(),

@@ -166,3 +166,26 @@ def recall_batch(batch_id: int):
     service.recall_batch(batch_id, form.reason.data, actor=f"member:{current_user.id}")
     flash(gettext("The batch is recalled. Buyers who ordered it are being alerted."), "success")
     return redirect(url_for(".backoffice_batch", batch_id=batch_id), 303)
+
+
+@bp.route("/htx/api-keys", methods=["GET", "POST"])
+@requires("coop:product:write")
+def api_keys():
+    from flask_wtf import FlaskForm
+
+    from shop.accounts.apikeys import ApiKeyService
+
+    service = ApiKeyService(get_session())
+    form = FlaskForm()
+    new_key = None
+    if request.method == "POST" and form.validate_on_submit():
+        try:
+            if request.form.get("revoke"):
+                service.revoke("cooperative", current_user.cooperative_id, request.form["revoke"])
+                flash(gettext("Key revoked."), "success")
+            else:
+                _key, new_key = service.create("cooperative", current_user.cooperative_id, request.form.get("name", ""), current_user.id)
+        except ServiceError as error:
+            flash(error.message, "error")
+    keys = service.list_for("cooperative", current_user.cooperative_id)
+    return render_template("catalog/api_keys.html", keys=keys, new_key=new_key, form=form)
