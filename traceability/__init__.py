@@ -7,6 +7,7 @@ def init_app(app: Flask) -> None:
     from shop.errors import wants_json
     from traceability import gs1
     from traceability.services import TraceabilityError
+    from traceability import tasks  # noqa: F401 - registers the beat tasks
     from traceability.views import bp
 
     def _traceability_error(error: TraceabilityError):

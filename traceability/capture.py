@@ -47,6 +47,17 @@ def _lgtin_to_link(urn: str) -> gs1.DigitalLink | None:
         return None
 
 
+@lru_cache(maxsize=1024)
+def _batch_from_identifier(candidate: str) -> BatchRef | None:
+    link = _lgtin_to_link(candidate) if candidate.startswith("urn:epc:class:lgtin:") else None
+    if link is None:
+        try:
+            link = gs1.parse_digital_link_uri(candidate)
+        except gs1.GS1Error:
+            return None
+    return BatchRef(link.gtin, link.lot) if link.lot else None
+
+
 def batch_named_by(event: dict[str, Any]) -> BatchRef | None:
     """The batch an internal (DTE) event is about: its quantity elements, items or inputs."""
     candidates = [q.get("productId") for q in event.get("quantityList") or []]
@@ -54,16 +65,10 @@ def batch_named_by(event: dict[str, Any]) -> BatchRef | None:
     candidates += [q.get("productId") for q in event.get("inputQuantityList") or []]
     candidates += [q.get("productId") for q in event.get("outputQuantityList") or []]
     for candidate in candidates:
-        if not isinstance(candidate, str):
-            continue
-        link = _lgtin_to_link(candidate) if candidate.startswith("urn:epc:class:lgtin:") else None
-        if link is None:
-            try:
-                link = gs1.parse_digital_link_uri(candidate)
-            except gs1.GS1Error:
-                continue
-        if link.lot:
-            return BatchRef(link.gtin, link.lot)
+        if isinstance(candidate, str):
+            batch = _batch_from_identifier(candidate)
+            if batch is not None:
+                return batch
     return None
 
 
@@ -114,4 +119,4 @@ class CaptureService:
             status = 403 if all("another cooperative" in p.message for p in problems) else 400
             raise CaptureRejected(problems, status=status)
         issued = self.credentials.issue_many(issuer, items)
-        return CaptureResult(event_ids, [c.sha256 for c in issued])
+        return CaptureResult(event_ids, [c["sha256"] for c in issued])

@@ -384,6 +384,21 @@ def _encode_header(header: dict[str, Any]) -> bytes:
     ).encode("utf-8")
 
 
+def encode_protected_header(header: dict[str, Any] | None = None) -> str:
+    """The base64url protected header, computed once when many payloads share it."""
+    protected = dict(header or {})
+    if protected.get("alg", "EdDSA") != "EdDSA":
+        raise ValueError("only alg=EdDSA is supported")
+    protected["alg"] = "EdDSA"
+    return b64url_encode(_encode_header(protected))
+
+
+def jws_sign_encoded(protected_b64: str, payload: bytes, private_key: Ed25519PrivateKey) -> str:
+    """Compact JWS with an already encoded protected header (see `encode_protected_header`)."""
+    signing_input = (protected_b64 + "." + b64url_encode(bytes(payload))).encode("ascii")
+    return signing_input.decode("ascii") + "." + b64url_encode(private_key.sign(signing_input))
+
+
 def jws_sign(payload: bytes, private_key: Ed25519PrivateKey, header: dict[str, Any] | None = None) -> str:
     """Produce a compact JWS over ``payload`` signed with EdDSA/Ed25519."""
     if not isinstance(private_key, Ed25519PrivateKey):

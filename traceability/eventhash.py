@@ -56,7 +56,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Final
@@ -74,6 +74,10 @@ __all__ = [
 HASH_VERSION: Final = "CBV2.0"
 
 _HASH_PREFIX: Final = "ni:///sha-256;"
+
+#: What may be passed as ``context``: a JSON-LD ``@context`` value (URL
+#: string, object, or list of those) or a plain ``{prefix: namespace IRI}``.
+JsonLdContext = Mapping[str, Any] | Sequence[Any] | str | None
 
 
 # --------------------------------------------------------------------------
@@ -206,7 +210,7 @@ def _prefixes_from_context(context: Any, into: dict[str, str]) -> None:
                 definition = definition.get("@id")
             if isinstance(definition, str):
                 into[prefix] = definition
-    elif isinstance(context, list):
+    elif isinstance(context, Sequence) and not isinstance(context, str):
         for item in context:
             _prefixes_from_context(item, into)
 
@@ -549,6 +553,7 @@ def _render_in_order(nodes: list[_Node], order: Iterable[_Field]) -> tuple[str, 
 # Value canonicalisation
 # --------------------------------------------------------------------------
 
+_WEB_URI: Final = re.compile(r"https?://", re.IGNORECASE)
 _NUMBER: Final = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
@@ -583,7 +588,7 @@ def _canonical_value(text: str) -> str:
         return number
     if text.startswith("urn:epc:"):
         return _epc_uri_to_digital_link(text) or text
-    if text.startswith(("http://", "https://", "HTTP://", "HTTPS://")):
+    if _WEB_URI.match(text):
         return canonical_digital_link(text) or text
     return text
 
@@ -599,10 +604,10 @@ _TIMESTAMP: Final = re.compile(
 def _canonical_timestamp(text: str) -> str | None:
     """UTC, millisecond precision, ``Z``; None if ``text`` is not a timestamp.
 
-    Extra fraction digits are rounded half-up on the fourth decimal as the
-    algorithm text states (``.1415`` -> ``.142``).  The reference
-    implementation rounds ties to even instead (``.1425`` -> ``.142``); the
-    two only differ when the digits after the fourth are all zero.
+    Extra fraction digits are rounded half-up on the fourth decimal, as the
+    algorithm text states (``.1415`` -> ``.142``, ``.1425`` -> ``.143``).  The
+    reference implementation rounds exact halves to even (``.1425`` ->
+    ``.142``); the results differ only for such exact halves.
     """
     match = _TIMESTAMP.fullmatch(text.strip())
     if match is None:
@@ -946,7 +951,7 @@ def _constrain_digital_link(key: str, value: str, rest: list[str]) -> str | None
 # --------------------------------------------------------------------------
 
 
-def prehash_string(event: Mapping[str, Any], context: Any = None) -> str:
+def prehash_string(event: Mapping[str, Any], context: JsonLdContext = None) -> str:
     """The canonical pre-hash string of one EPCIS 2.0 JSON/JSON-LD event.
 
     ``context`` supplies the namespace prefixes used by extension keys, e.g.
@@ -963,7 +968,7 @@ def prehash_string(event: Mapping[str, Any], context: Any = None) -> str:
     return "eventType=" + event_type.strip() + ordered + "".join(leftovers)
 
 
-def event_hash(event: Mapping[str, Any], context: Any = None) -> str:
+def event_hash(event: Mapping[str, Any], context: JsonLdContext = None) -> str:
     """EPCIS Event Hash ID: ``ni:///sha-256;<hex>?ver=CBV2.0``.
 
     See :func:`prehash_string` for ``context``.

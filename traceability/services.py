@@ -249,7 +249,7 @@ class CredentialService:
             self.log.publish_checkpoint()
         return credential
 
-    def issue_many(self, issuer: IssuerRef, items: list[tuple[BatchRef, str, dict[str, Any]]]) -> list[Credential]:
+    def issue_many(self, issuer: IssuerRef, items: list[tuple[BatchRef, str, dict[str, Any]]]) -> list[dict[str, Any]]:
         """Sign many events at once (EPCIS capture): one key load, one lock, bulk inserts and a
         single checkpoint, with the same chain and log rules as `issue`."""
         if not items:
@@ -269,9 +269,12 @@ class CredentialService:
         next_index = 0 if last_index is None else last_index + 1
         issuer_block = {"type": ["CredentialIssuer"], "id": key.kid.split("#")[0], "name": key.owner_name}
         now = iso_utc(datetime.now(timezone.utc))
+        logged_at = datetime.now(timezone.utc)
+        batch_uris = {ref: gs1.DigitalLink(gtin=ref[0], lot=ref[1]).uri(self.keys.base_url) for ref in heads}
         credentials, log_rows = [], []
         for batch, kind, event in items:
-            seq, previous_sha = heads[(batch.gtin, batch.lot)]
+            ref = (batch.gtin, batch.lot)
+            seq, previous_sha = heads[ref]
             seq += 1
             payload = {
                 "@context": VC_CONTEXT,
@@ -280,20 +283,19 @@ class CredentialService:
                 "issuer": issuer_block,
                 "validFrom": now,
                 "credentialSubject": [event],
-                "chain": {"seq": seq, "previous": previous_sha,
-                          "batch": gs1.DigitalLink(gtin=batch.gtin, lot=batch.lot).uri(self.keys.base_url)},
+                "chain": {"seq": seq, "previous": previous_sha, "batch": batch_uris[ref]},
             }
             token = self._sign(payload, key, root, private_key)
             raw = token.encode("ascii")
             sha = crypto.sha256_hex(raw)
-            credentials.append(Credential(gtin=batch.gtin, lot=batch.lot, seq=seq, event_type=kind, jws=token,
-                                          sha256=sha, prev_sha256=previous_sha, issuer_kid=key.kid))
+            # Plain rows and one INSERT … VALUES per table: building ORM objects costs more than signing.
+            credentials.append({"gtin": batch.gtin, "lot": batch.lot, "seq": seq, "event_type": kind, "jws": token,
+                                "sha256": sha, "prev_sha256": previous_sha, "issuer_kid": key.kid, "created_at": logged_at})
             log_rows.append({"index": next_index, "sha256": sha, "kind": "event", "leaf_hash": merkle.leaf_hash(raw).hex(),
-                             "created_at": datetime.now(timezone.utc)})
+                             "created_at": logged_at})
             next_index += 1
-            heads[(batch.gtin, batch.lot)] = (seq, sha)
-        self.session.add_all(credentials)
-        self.session.flush()
+            heads[ref] = (seq, sha)
+        self.session.execute(insert(Credential), credentials)
         self.session.execute(insert(LogEntry), log_rows)
         self.log.publish_checkpoint()
         return credentials
@@ -307,14 +309,8 @@ class CredentialService:
         return cached
 
     def _sign(self, payload: dict[str, Any], key: SigningKey, root: SigningKey, private_key) -> str:
-        header = {
-            "typ": "vc+jwt",
-            "cty": "vc",
-            "kid": key.kid,
-            "x5c": [_der_b64(key.certificate_pem)] + ([] if key.kid == root.kid else [_der_b64(root.certificate_pem)]),
-        }
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
-        return crypto.jws_sign(body, private_key, header)
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        return crypto.jws_sign_encoded(_protected_header(key.kid, key.certificate_pem, root.kid, root.certificate_pem), body, private_key)
 
     def issue_passport(self, issuer: IssuerRef, batch: BatchRef, product: dict[str, Any], claims: list[dict[str, Any]]) -> Passport:
         """The batch's UNTP Digital Product Passport, linking every event credential so far."""
@@ -364,6 +360,13 @@ class CredentialService:
         ).first()
 
 
+@lru_cache(maxsize=64)
+def _protected_header(kid: str, certificate_pem: str, root_kid: str, root_pem: str) -> str:
+    """vc+jwt header with the key id and its certificate chain (x5c), encoded once per key."""
+    chain = [_der_b64(certificate_pem)] + ([] if kid == root_kid else [_der_b64(root_pem)])
+    return crypto.encode_protected_header({"typ": "vc+jwt", "cty": "vc", "kid": kid, "x5c": chain})
+
+
 def _der_b64(pem: str) -> str:
     return _pem_to_der_b64(pem)
 
@@ -382,7 +385,12 @@ class VerificationService:
         self.log = transparency_log(session, keys)
 
     def gather(self, batch: BatchRef) -> Evidence:
-        credentials = CredentialService(self.session, self.keys).credentials(batch)
+        # Plain rows, not ORM objects: this runs on every scan of a QR code.
+        credentials = self.session.exec(
+            select(Credential.jws, Credential.sha256, Credential.issuer_kid)
+            .where(Credential.gtin == batch.gtin, Credential.lot == batch.lot)
+            .order_by(Credential.seq)
+        ).all()
         root = self.session.exec(select(SigningKey).where(SigningKey.owner_kind == KeyOwnerKind.ALLIANCE)).first()
         kids = {c.issuer_kid for c in credentials}
         keys = {

@@ -88,6 +88,41 @@ def _root(pem: str) -> x509.Certificate:
     return x509ca.cert_from_pem(pem)
 
 
+@lru_cache(maxsize=4096)
+def _checked_token(token: str) -> tuple[dict[str, Any], bytes] | tuple[None, str]:
+    """Signature check of one stored credential, cached by its exact bytes: a tampered token is
+    a different key, so the cache can never vouch for bytes it has not checked."""
+    try:
+        header, _payload, _signing_input, _signature = crypto.jws_parse_unverified(token)
+        leaf = _certificate(str((header.get("x5c") or [""])[0]))
+    except (crypto.JWSError, ValueError, TypeError):
+        return None, "malformed"
+    try:
+        _header, body = crypto.jws_verify(token, leaf.public_key())  # type: ignore[arg-type]
+    except crypto.JWSError:
+        return None, "bad_signature"
+    return header, body
+
+
+@lru_cache(maxsize=256)
+def _chain_structure(leaf_der_b64: str, root_pem: str) -> tuple[str, ...]:
+    """The time-independent part of the chain check (issuer signature, CA flags, key usage)."""
+    leaf, root = _certificate(leaf_der_b64), _root(root_pem)
+    inside = max(leaf.not_valid_before_utc, root.not_valid_before_utc)
+    reasons = x509ca.verify_chain(leaf, root, inside)
+    return tuple(r for r in reasons if r not in ("expired", "not_yet_valid"))
+
+
+def _chain_reasons(leaf_der_b64: str, root_pem: str, at: datetime) -> list[str]:
+    reasons = list(_chain_structure(leaf_der_b64, root_pem))
+    for certificate in (_certificate(leaf_der_b64), _root(root_pem)):
+        if at < certificate.not_valid_before_utc and "not_yet_valid" not in reasons:
+            reasons.append("not_yet_valid")
+        if at > certificate.not_valid_after_utc and "expired" not in reasons:
+            reasons.append("expired")
+    return reasons
+
+
 def _parse_time(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
@@ -138,17 +173,12 @@ def _verify_credential(token, seq, previous, root, evidence: Evidence, checkpoin
     sha = crypto.sha256_hex(token.encode("ascii", "replace"))
     checks: list[Check] = []
     outcome = CredentialResult(seq=seq, sha256=sha, ok=False, checks=checks)
-    try:
-        header, _payload, _signing_input, _signature = crypto.jws_parse_unverified(token)
-        leaf = _certificate(str((header.get("x5c") or [""])[0]))
-    except (crypto.JWSError, ValueError, TypeError) as error:
-        checks.append(Check("signature", False, "malformed", str(error)))
+    header, body = _checked_token(token)
+    if header is None:
+        checks.append(Check("signature", False, str(body)))
         return outcome
-    try:
-        _header, body = crypto.jws_verify(token, leaf.public_key())  # type: ignore[arg-type]
-    except crypto.JWSError as error:
-        checks.append(Check("signature", False, "bad_signature", error.reason))
-        return outcome
+    leaf_der = str(header["x5c"][0])
+    leaf = _certificate(leaf_der)
     checks.append(Check("signature", True))
     try:
         payload = json.loads(body)
@@ -159,7 +189,7 @@ def _verify_credential(token, seq, previous, root, evidence: Evidence, checkpoin
     if leaf == root:
         chain_reasons = []  # signed by the alliance itself, with its root key
     else:
-        chain_reasons = x509ca.verify_chain(leaf, root, signed_at or datetime.now(timezone.utc))
+        chain_reasons = _chain_reasons(leaf_der, evidence.root_certificate_pem, signed_at or datetime.now(timezone.utc))
     checks.append(Check("certificate", not chain_reasons, chain_reasons[0] if chain_reasons else None))
 
     kid = str(header.get("kid"))

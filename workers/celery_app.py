@@ -42,6 +42,8 @@ def create_celery(app: Flask) -> Celery:
         broker_connection_timeout=3,
         beat_schedule={
             "sweep-outbox": {"task": "nongsan.outbox.sweep", "schedule": sweep_seconds},
+            "publish-checkpoint": {"task": "nongsan.trace.publish_checkpoint", "schedule": 60.0},
+            "audit-log": {"task": "nongsan.trace.audit_log", "schedule": 3600.0},
         },
     )
     if str(config["BROKER_URL"]).startswith("redis"):

@@ -1,0 +1,460 @@
+"""The trace page's "check it yourself" button, in a real Chromium against the running service.
+
+static/js/verify.js re-does the server's verification (traceability/verification.py) in the
+buyer's browser with WebCrypto. These journeys open a batch's Digital Link, press the button and
+read the steps it shows: an honest proof file passes every step; a proof file altered on the way
+(served through `page.route`) fails at the step that names the alteration. Where the server can
+judge the same file, the browser's failures must be exactly the server's: the script is a mirror,
+not a second opinion. The page must not talk to any host but the service itself.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from shop.catalog.schemas import BatchCreate, TraceEventCreate
+from shop.catalog.services import cooperative_location
+from shop.db import unit_of_work
+from tests.e2e.browser import RecordingPage, chromium
+from tests.factories import Factory
+from tests.live import LiveStack
+from traceability import crypto, x509ca
+from traceability.models import KeyOwnerKind
+from traceability.schemas import BatchRef, IssuerRef
+from traceability.services import CredentialService, RecallService, key_service
+from traceability.verification import Evidence, verify_evidence
+
+pytestmark = pytest.mark.e2e
+
+STEPS_PER_CREDENTIAL = ("signature", "certificate", "key_status", "subject", "hash_chain", "log_inclusion")
+FINISHED = '#self-verify-result:not([data-state="idle"]):not([data-state="running"])'
+
+
+@dataclass(frozen=True)
+class Batch:
+    gtin: str
+    lot: str
+    url: str
+
+    @property
+    def bundle_path(self) -> str:
+        return f"/api/bundle/01/{self.gtin}/10/{self.lot}"
+
+
+# -- the running service and its data ------------------------------------------------------------
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    """As tests/e2e/conftest.py's `live`, once for the module: the scenarios only read the batches
+    they make (each on its own cooperative when it changes key state), and a stack per test would
+    mostly time migrations."""
+    stack = LiveStack(tmp_path_factory.mktemp("browser-verify"))
+    try:
+        yield stack
+    finally:
+        stack.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as launched:
+        yield launched
+
+
+def make_batch(live, lot: str, *, events: tuple[str, ...] = ("packing", "inspection")) -> Batch:
+    """An approved cooperative (its own, so key changes stay local), a product and a harvested
+    batch, then further signed events: one credential each, chained and logged."""
+    with live.app.app_context(), unit_of_work() as session:
+        factory = Factory(live.app, session)
+        cooperative = factory.cooperative(name=f"HTX Lúa thơm {lot}")
+        product = factory.product(cooperative)
+        catalog = factory.catalog(cooperative)
+        batch = catalog.create_batch(product.id, BatchCreate(
+            lot=lot, harvest_date=date.today() - timedelta(days=4), plot="Ruộng số 7", variety="ST25",
+            cultivation_standard="VietGAP", quantity_kg=Decimal("800")))
+        for kind in events:
+            catalog.record_event(batch.id, TraceEventCreate(
+                kind=kind, event_date=date.today(), certificate_no="VG-0042", inspector="Ông Ba"))
+        gtin = product.gtin
+    return Batch(gtin, lot, f"{live.base_url}/01/{gtin}/10/{lot}")
+
+
+@pytest.fixture(scope="module")
+def batch(live) -> Batch:
+    return make_batch(live, "ST25-2611")
+
+
+def fetch_bundle(live, batch: Batch) -> dict:
+    response = httpx.get(live.base_url + batch.bundle_path, timeout=20)
+    response.raise_for_status()
+    return response.json()
+
+
+# -- the browser ---------------------------------------------------------------------------------
+@pytest.fixture
+def visit(browser, live):
+    """visit(batch, tamper=None, serve=None) -> (state, steps, page): open the Digital Link, press
+    the button, wait for the verdict. `tamper(bundle)` edits the proof file on its way to the page;
+    `serve(route)` answers the bundle request itself. Afterwards: no foreign host, no page error."""
+    opened: list[RecordingPage] = []
+
+    def run(batch: Batch, tamper=None, serve=None):
+        recording = RecordingPage(browser)
+        opened.append(recording)
+        page = recording.page
+        if tamper is not None:
+            def handler(route):
+                original = route.fetch()
+                bundle = original.json()
+                tamper(bundle)
+                route.fulfill(response=original, body=json.dumps(bundle, ensure_ascii=False))
+            page.route("**/api/bundle/**", handler)
+        elif serve is not None:
+            page.route("**/api/bundle/**", serve)
+        page.goto(batch.url)
+        assert page.get_attribute("#self-verify-result", "data-state") == "idle"
+        page.click("#self-verify-button")
+        page.wait_for_selector(FINISHED, state="attached", timeout=20_000)
+        state = page.get_attribute("#self-verify-result", "data-state")
+        steps = page.eval_on_selector_all(
+            "#self-verify-steps li", "items => items.map(li => ({...li.dataset, text: li.textContent}))")
+        return state, steps, page
+
+    yield run
+    for recording in opened:
+        try:
+            assert recording.requests, "the page made no request at all"
+            assert recording.hosts() == {"127.0.0.1"}, f"requests left the service: {recording.requests}"
+            assert not recording.errors, f"uncaught errors in the page: {recording.errors}"
+        finally:
+            recording.close()
+
+
+def browser_failures(steps: list[dict]) -> set[tuple[int, str, str]]:
+    print("\nJS", sorted({(int(s.get("seq", 0)), s["step"], s.get("reason", "")) for s in steps if s["ok"] != "true"}))
+    return {(int(s.get("seq", 0)), s["step"], s.get("reason", "")) for s in steps if s["ok"] != "true"}
+
+
+def server_failures(bundle: dict) -> set[tuple[int, str, str]]:
+    """The Python verifier's verdict on the same file, in the browser's vocabulary: the browser
+    names every checkpoint problem `bad_checkpoint`, on the checkpoint step and on each record."""
+    result = verify_evidence(Evidence.from_bundle(bundle))
+    failures = {(0, "checkpoint", "bad_checkpoint") for p in result.problems if not p.ok and p.name == "checkpoint"}
+    for credential in result.credentials:
+        for check in credential.checks:
+            if not check.ok:
+                reason = "bad_checkpoint" if check.reason == "no_checkpoint" else check.reason
+                failures.add((credential.seq, check.name, reason))
+    return failures
+
+
+def step(steps: list[dict], name: str, seq: int | None = None) -> dict:
+    found = [s for s in steps if s["step"] == name and int(s.get("seq", 0)) == (seq or 0)]
+    assert len(found) == 1, f"no single {name!r} step for record {seq}: {steps}"
+    return found[0]
+
+
+# -- editing a proof file ------------------------------------------------------------------------
+def jws_parts(token: str) -> tuple[dict, dict, str]:
+    header_s, payload_s, signature = token.split(".")
+    return (json.loads(crypto.b64url_decode(header_s)), json.loads(crypto.b64url_decode(payload_s)), signature)
+
+
+def with_payload(token: str, payload: dict) -> str:
+    header_s, _payload, signature = token.split(".")
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
+    return f"{header_s}.{crypto.b64url_encode(body)}.{signature}"
+
+
+def resigned(token: str, private_key, certificate) -> str:
+    """The same header and payload, signed again by `private_key` with `certificate` as x5c."""
+    header, payload, _signature = jws_parts(token)
+    header["x5c"] = [x509ca.cert_to_der_b64(certificate)]
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
+    return crypto.jws_sign(body, private_key, header)
+
+
+def sha(token: str) -> str:
+    return crypto.sha256_hex(token.encode("ascii"))
+
+
+def flip(text: str, at: int) -> str:
+    return text[:at] + ("A" if text[at] != "A" else "B") + text[at + 1:]
+
+
+# -- honest files --------------------------------------------------------------------------------
+def test_honest_batch_passes_every_step_in_the_browser(visit, live, batch):
+    state, steps, page = visit(batch)
+
+    assert state == "ok", steps
+    assert page.text_content("#self-verify-result") == "Đã tự kiểm tra: tất cả hợp lệ"
+    assert all(s["ok"] == "true" for s in steps), steps
+    credentials = fetch_bundle(live, batch)["credentials"]
+    assert len(credentials) == 3
+    names = [(int(s.get("seq", 0)), s["step"]) for s in steps]
+    assert names == [(0, "root"), (0, "checkpoint"), (0, "records")] + [
+        (seq, name) for seq in (1, 2, 3) for name in STEPS_PER_CREDENTIAL]
+    labels = " ".join(s["text"] for s in steps)
+    for label in ("Chứng thư gốc của Liên minh", "Chữ ký", "Chứng thư số", "Chuỗi băm", "Nhật ký minh bạch"):
+        assert label in labels
+    assert server_failures(fetch_bundle(live, batch)) == set()
+
+
+def test_the_page_talks_only_to_the_service(visit, batch):
+    _state, _steps, page = visit(batch)
+    requested = page.evaluate("performance.getEntriesByType('resource').map(e => e.name)")
+    assert any("/static/js/verify.js" in url for url in requested)
+    assert any("/api/bundle/01/" in url for url in requested)
+    assert all(url.startswith("http://127.0.0.1:") for url in requested), requested
+
+
+def test_an_alliance_recall_signed_with_the_root_itself_passes(visit, live):
+    """A recall record is signed by the alliance with its root key: leaf == root, no chain to check,
+    and the alliance may write into a cooperative's batch."""
+    batch = make_batch(live, "RECALL-1", events=("packing",))
+    with live.app.app_context(), unit_of_work() as session:
+        keys = key_service(session)
+        alliance = IssuerRef(KeyOwnerKind.ALLIANCE, None, live.app.config["ALLIANCE_NAME"])
+        location = {"type": ["Location"], "id": f"{live.base_url}/", "name": alliance.name, "address": "Cần Thơ"}
+        RecallService(session, CredentialService(session, keys)).recall(
+            alliance, BatchRef(batch.gtin, batch.lot), "Phát hiện dư lượng thuốc bảo vệ thực vật", "alliance", location)
+
+    state, steps, _page = visit(batch)
+
+    assert state == "ok", steps
+    assert len([s for s in steps if s["step"] == "signature"]) == 3
+    assert server_failures(fetch_bundle(live, batch)) == set()
+
+
+def test_a_key_revoked_after_signing_still_vouches_through_the_dated_log_proof(visit, live):
+    batch = make_batch(live, "REVOKE-LATE", events=("packing",))
+    kid = jws_parts(fetch_bundle(live, batch)["credentials"][0])[0]["kid"]
+    with live.app.app_context(), unit_of_work() as session:
+        key_service(session).revoke(kid, "Máy tính bảng bị mất", at=datetime.now(timezone.utc))
+
+    bundle = fetch_bundle(live, batch)
+    assert all("dated" in proof for proof in bundle["log"]["proofs"].values())
+    state, steps, _page = visit(batch)
+
+    assert state == "ok", steps
+    assert server_failures(bundle) == set()
+
+
+def test_a_key_revoked_before_signing_fails_key_status_like_the_server(visit, live):
+    batch = make_batch(live, "REVOKE-EARLY", events=("packing",))
+    kid = jws_parts(fetch_bundle(live, batch)["credentials"][0])[0]["kid"]
+    with live.app.app_context(), unit_of_work() as session:
+        key_service(session).revoke(kid, "Khoá bị lộ", at=datetime.now(timezone.utc) - timedelta(days=1))
+
+    state, steps, page = visit(batch)
+
+    assert state == "failed"
+    assert browser_failures(steps) == {(1, "key_status", "key_revoked"), (2, "key_status", "key_revoked")}
+    assert browser_failures(steps) == server_failures(fetch_bundle(live, batch))
+    assert page.get_attribute("#verification", "data-verified") == "false"
+
+
+# -- altered files -------------------------------------------------------------------------------
+def test_a_flipped_signature_character_fails_that_records_signature(visit, live, batch):
+    def tamper(bundle):
+        token = bundle["credentials"][1]
+        header_s, payload_s, signature = token.split(".")
+        bundle["credentials"][1] = f"{header_s}.{payload_s}.{flip(signature, 10)}"
+        tampered.update(bundle)
+
+    tampered: dict = {}
+    state, steps, page = visit(batch, tamper)
+
+    assert state == "failed"
+    failing = step(steps, "signature", 2)
+    assert failing["ok"] == "false" and failing["reason"] == "bad_signature"
+    assert "bad_signature" in failing["text"] and "Chữ ký" in failing["text"]
+    assert step(steps, "signature", 1)["ok"] == "true" and step(steps, "signature", 3)["ok"] == "true"
+    # The next record points at the real second record, not at the altered text.
+    assert step(steps, "hash_chain", 3)["reason"] == "broken_chain"
+    assert page.text_content("#self-verify-result").startswith("Phát hiện sai lệch ở bước Bản ghi 2 · Chữ ký")
+    # The script judges the file it got, whatever the server's own badge says.
+    assert page.get_attribute("#verification", "data-verified") == "true"
+    assert browser_failures(steps) == server_failures(tampered)
+
+
+def test_a_changed_plot_breaks_the_harvest_signature(visit, batch):
+    def tamper(bundle):
+        _header, payload, _signature = jws_parts(bundle["credentials"][0])
+        assert payload["credentialSubject"][0]["ilmd"]["plot"] == "Ruộng số 7"
+        payload["credentialSubject"][0]["ilmd"]["plot"] = "Ruộng số 1 (đất sạch)"
+        bundle["credentials"][0] = with_payload(bundle["credentials"][0], payload)
+        tampered.update(bundle)
+
+    tampered: dict = {}
+    state, steps, _page = visit(batch, tamper)
+
+    assert state == "failed"
+    assert step(steps, "signature", 1)["reason"] == "bad_signature"
+    assert browser_failures(steps) == server_failures(tampered) == {
+        (1, "signature", "bad_signature"), (2, "hash_chain", "broken_chain")}
+
+
+def test_a_dropped_log_proof_is_not_in_the_log(visit, batch):
+    def tamper(bundle):
+        del bundle["log"]["proofs"][sha(bundle["credentials"][0])]
+        tampered.update(bundle)
+
+    tampered: dict = {}
+    state, steps, _page = visit(batch, tamper)
+
+    assert state == "failed"
+    assert browser_failures(steps) == server_failures(tampered) == {(1, "log_inclusion", "not_in_log")}
+
+
+def test_an_altered_inclusion_proof_is_refused(visit, batch):
+    def tamper(bundle):
+        proof = bundle["log"]["proofs"][sha(bundle["credentials"][1])]["proof"]
+        first = bytearray(crypto.b64url_decode(proof[0]))
+        first[0] ^= 1
+        proof[0] = crypto.b64url_encode(bytes(first))
+        tampered.update(bundle)
+
+    tampered: dict = {}
+    state, steps, _page = visit(batch, tamper)
+
+    assert state == "failed"
+    assert browser_failures(steps) == server_failures(tampered) == {(2, "log_inclusion", "bad_inclusion_proof")}
+
+
+def test_a_checkpoint_with_a_changed_size_is_refused(visit, batch):
+    def tamper(bundle):
+        lines = bundle["log"]["checkpoint"].split("\n")
+        lines[1] = str(int(lines[1]) - 1)
+        bundle["log"]["checkpoint"] = "\n".join(lines)
+        tampered.update(bundle)
+
+    tampered: dict = {}
+    state, steps, _page = visit(batch, tamper)
+
+    assert state == "failed"
+    assert step(steps, "checkpoint")["reason"] == "bad_checkpoint"
+    assert "bad_signature" in step(steps, "checkpoint")["text"]
+    assert browser_failures(steps) == server_failures(tampered) == {(0, "checkpoint", "bad_checkpoint")} | {
+        (seq, "log_inclusion", "bad_checkpoint") for seq in (1, 2, 3)}
+
+
+def test_swapped_records_are_reordered(visit, batch):
+    def tamper(bundle):
+        credentials = bundle["credentials"]
+        credentials[1], credentials[2] = credentials[2], credentials[1]
+        tampered.update(bundle)
+
+    tampered: dict = {}
+    state, steps, _page = visit(batch, tamper)
+
+    assert state == "failed"
+    assert browser_failures(steps) == server_failures(tampered) == {
+        (2, "hash_chain", "reordered"), (3, "hash_chain", "reordered")}
+
+
+def test_a_bundle_bringing_its_own_root_stops_at_the_root(visit, live, batch):
+    name = live.app.config["ALLIANCE_NAME"]
+    _key, impostor = x509ca.create_root(f"{name} Root CA", name)
+
+    def tamper(bundle):
+        bundle["rootCertificate"] = x509ca.cert_to_pem(impostor)
+
+    state, steps, page = visit(batch, tamper)
+
+    assert state == "failed"
+    assert [(s["step"], s["ok"], s.get("reason")) for s in steps] == [("root", "false", "root_mismatch")]
+    assert "root_mismatch" in page.text_content("#self-verify-result")
+
+
+def test_a_certificate_from_another_ca_with_the_alliance_name_fails_the_issuer_signature(visit, live, batch):
+    """Same issuer name as the alliance root, different key: only the signature tells them apart."""
+    name = live.app.config["ALLIANCE_NAME"]
+    impostor_key, impostor_root = x509ca.create_root(f"{name} Root CA", name)
+    member_key = crypto.generate_ed25519()
+    certificate = x509ca.issue_certificate(impostor_key, impostor_root, member_key.public_key(), "HTX giả", "HTX giả")
+
+    def tamper(bundle):
+        bundle["credentials"][0] = resigned(bundle["credentials"][0], member_key, certificate)
+        tampered.update(bundle)
+
+    tampered: dict = {}
+    state, steps, _page = visit(batch, tamper)
+
+    assert state == "failed"
+    assert step(steps, "signature", 1)["ok"] == "true"  # the forger's own signature is fine…
+    assert step(steps, "certificate", 1)["reason"] == "bad_issuer_signature"  # …its certificate is not
+    assert browser_failures(steps) == server_failures(tampered)
+
+
+@pytest.mark.parametrize(("shift", "reason"), [(timedelta(days=-30), "expired"), (timedelta(days=30), "not_yet_valid")])
+def test_a_certificate_outside_its_validity_at_signing_time(visit, live, batch, shift, reason):
+    """Really issued by the alliance root, but not valid when the record says it was signed."""
+    with live.app.app_context(), unit_of_work() as session:
+        keys = key_service(session)
+        root = keys.alliance_root()
+        root_key, root_certificate = keys.private_key(root), x509ca.cert_from_pem(root.certificate_pem)
+    member_key = crypto.generate_ed25519()
+    start = datetime.now(timezone.utc) + shift
+    certificate = x509ca.issue_certificate(root_key, root_certificate, member_key.public_key(), "HTX", "HTX",
+                                           valid_days=1, not_before=start)
+
+    def tamper(bundle):
+        bundle["credentials"][0] = resigned(bundle["credentials"][0], member_key, certificate)
+        tampered.update(bundle)
+
+    tampered: dict = {}
+    state, steps, _page = visit(batch, tamper)
+
+    assert state == "failed"
+    assert step(steps, "certificate", 1)["reason"] == reason
+    assert browser_failures(steps) == server_failures(tampered)
+
+
+def test_a_record_for_another_batch_is_the_wrong_batch(visit, live, batch):
+    other = make_batch(live, "OTHER-1", events=())
+    other_harvest = fetch_bundle(live, other)["credentials"][0]
+
+    def tamper(bundle):
+        bundle["credentials"][0] = other_harvest
+        bundle["log"]["proofs"].update(fetch_bundle(live, other)["log"]["proofs"])
+        tampered.update(bundle)
+
+    tampered: dict = {}
+    state, steps, _page = visit(batch, tamper)
+
+    assert state == "failed"
+    assert step(steps, "subject", 1)["reason"] == "wrong_batch"
+    assert browser_failures(steps) == server_failures(tampered)
+
+
+def test_a_file_that_is_not_a_bundle_fails_instead_of_crashing(visit, batch):
+    def tamper(bundle):
+        bundle["credentials"] = "không có"
+
+    state, steps, _page = visit(batch, tamper)
+
+    assert state == "failed"
+    assert step(steps, "records")["reason"] == "no_credentials"
+
+
+@pytest.mark.parametrize("answer", ["abort", "500", "not json"])
+def test_no_proof_file_is_an_error_not_a_verdict(visit, batch, answer):
+    def serve(route):
+        if answer == "abort":
+            route.abort("failed")
+        elif answer == "500":
+            route.fulfill(status=500, body="lỗi máy chủ")
+        else:
+            route.fulfill(status=200, content_type="application/json", body="<html>")
+
+    state, steps, page = visit(batch, serve=serve)
+
+    assert state == "error"
+    assert steps == []
+    assert page.text_content("#self-verify-result").startswith("Không tải được tệp bằng chứng")

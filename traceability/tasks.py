@@ -1,0 +1,30 @@
+"""Beat tasks of the trust side: publish log checkpoints, audit the log."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from shop.db import unit_of_work
+from traceability.services import key_service, transparency_log
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(name="nongsan.trace.publish_checkpoint", ignore_result=True)
+def publish_checkpoint() -> int | None:
+    """Sign a new tree head when entries arrived since the last one (idempotent)."""
+    with unit_of_work() as session:
+        checkpoint = transparency_log(session, key_service(session)).publish_checkpoint()
+        return checkpoint.tree_size if checkpoint else None
+
+
+@shared_task(name="nongsan.trace.audit_log", ignore_result=True)
+def audit_log() -> list[str]:
+    """Recompute the log from the database and compare with the signed checkpoints."""
+    with unit_of_work() as session:
+        findings = transparency_log(session, key_service(session)).audit()
+    for finding in findings:
+        log.error("transparency log audit: %s", finding)
+    return findings
