@@ -733,14 +733,13 @@ def _text_block(
             return text
         return _fit(value, font.name, size, width_pt)
 
-    def build(size: float, name_lines: int) -> list[tuple[str, float, int]]:
+    def build(size: float, name_lines: int, cooperative_lines: int) -> list[tuple[str, float, int]]:
         name_size = size * 1.15
         rows = [(line, name_size, 0) for line in _wrap(product_name, font.name, name_size, width_pt, name_lines)]
         if lot:
             rows.append((essential(size, "Lô", lot), size, 0))
         rows.append((essential(size, "Thu hoạch", harvest), size, 0))
-        if cooperative:
-            rows.append((_fit(cooperative, font.name, size, width_pt), size, 0))
+        rows += [(line, size, 0) for line in _wrap(cooperative, font.name, size, width_pt, cooperative_lines)]
         if star_text:
             rows.append((star_text, size, 0 if font.has_star else stars))
         return rows
@@ -755,13 +754,18 @@ def _text_block(
     def height(rows: list[tuple[str, float, int]]) -> float:
         return sum(line_size * _LEADING for _, line_size, _ in rows)
 
+    # Largest type that fits; at each size a cooperative name may take two
+    # lines before being cut, since names like "HTX Nông nghiệp ..." are long.
     size = base_pt
-    rows = build(size, 2)
-    while not fits(rows, size) and size > _MIN_TEXT_PT:
+    while True:
+        rows = build(size, 2, 2)
+        if not fits(rows, size):
+            rows = build(size, 2, 1)
+        if fits(rows, size) or size <= _MIN_TEXT_PT:
+            break
         size = max(_MIN_TEXT_PT, size - 0.25)
-        rows = build(size, 2)
     if height(rows) > height_pt:
-        rows = build(size, 1)
+        rows = build(size, 1, 1)
     while len(rows) > 1 and height(rows) > height_pt:
         rows.pop()  # tiny labels: drop the least important lines (stars, then cooperative)
 

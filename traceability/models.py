@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Text, UniqueConstraint
+from sqlalchemy import Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from shop.timeutil import UTCDateTime, utcnow
@@ -106,3 +106,20 @@ class Recall(SQLModel, table=True):
     recalled_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
     __table_args__ = (UniqueConstraint("gtin", "lot", name="uq_recall_batch"),)
+
+
+class BatchLink(SQLModel, table=True):
+    """One step of a transformation: input batch → output batch, from a signed processing event.
+    An index for "one step back, one step forward"; the signed event stays the source of truth."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    input_gtin: str = Field(max_length=14)
+    input_lot: str = Field(max_length=20)
+    output_gtin: str = Field(max_length=14)
+    output_lot: str = Field(max_length=20)
+    credential_sha256: str = Field(max_length=64, index=True)
+
+    __table_args__ = (
+        Index("ix_batchlink_input", "input_gtin", "input_lot"),
+        Index("ix_batchlink_output", "output_gtin", "output_lot"),
+    )

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from traceability import crypto, gs1, merkle, x509ca
 from traceability import events as events_module
-from traceability.models import Credential, KeyOwnerKind, KeyStatus, LogEntry, Passport, Recall, SigningKey
+from traceability.models import BatchLink, Credential, KeyOwnerKind, KeyStatus, LogEntry, Passport, Recall, SigningKey
 from traceability.schemas import BatchRef, BatchVerification, Check, IssuerRef
 from traceability.transparency import TransparencyLog, log_origin
 from traceability.verification import Evidence, KeyState, verify_evidence
@@ -244,10 +244,29 @@ class CredentialService:
         )
         self.session.add(credential)
         self.session.flush()
+        self._index_transformation(event, credential.sha256)
         self.log.append(token.encode("ascii"), "event")
         if publish:
             self.log.publish_checkpoint()
         return credential
+
+    def _index_transformation(self, event: dict[str, Any], sha256: str) -> None:
+        from traceability.capture import batch_named_by
+
+        inputs = [batch_named_by({"quantityList": [q]}) for q in event.get("inputQuantityList") or []]
+        outputs = [batch_named_by({"quantityList": [q]}) for q in event.get("outputQuantityList") or []]
+        for source in filter(None, inputs):
+            for target in filter(None, outputs):
+                if source != target:
+                    self.session.add(BatchLink(input_gtin=source.gtin, input_lot=source.lot, output_gtin=target.gtin,
+                                               output_lot=target.lot, credential_sha256=sha256))
+
+    def neighbours(self, batch: BatchRef) -> tuple[list[BatchRef], list[BatchRef]]:
+        """(made from, made into): the batches one step back and one step forward."""
+        back = self.session.exec(select(BatchLink).where(BatchLink.output_gtin == batch.gtin, BatchLink.output_lot == batch.lot)).all()
+        forward = self.session.exec(select(BatchLink).where(BatchLink.input_gtin == batch.gtin, BatchLink.input_lot == batch.lot)).all()
+        return ([BatchRef(link.input_gtin, link.input_lot) for link in back],
+                [BatchRef(link.output_gtin, link.output_lot) for link in forward])
 
     def issue_many(self, issuer: IssuerRef, items: list[tuple[BatchRef, str, dict[str, Any]]]) -> list[dict[str, Any]]:
         """Sign many events at once (EPCIS capture): one key load, one lock, bulk inserts and a

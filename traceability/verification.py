@@ -212,7 +212,8 @@ def _verify_credential(token, seq, previous, root, evidence: Evidence, checkpoin
         owner.append(issuer_id)
 
     subject = (payload.get("credentialSubject") or [{}])[0]
-    product_ids = [q.get("productId", "") for q in subject.get("quantityList") or subject.get("inputQuantityList") or []]
+    product_ids = [q.get("productId", "") for key in ("quantityList", "inputQuantityList", "outputQuantityList")
+                   for q in subject.get(key) or []]
     product_ids += [e.get("id", "") for e in subject.get("epcList") or []]
     subject_ok = any(str(p).split("/21/")[0].endswith(expected_path) for p in product_ids)
     checks.append(Check("subject", subject_ok, None if subject_ok else "wrong_batch"))

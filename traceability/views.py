@@ -133,6 +133,7 @@ def _trace_page(session, keys, batch: BatchRef, link: gs1.DigitalLink, recall, s
     verified_events = [c.payload["credentialSubject"][0] for c in result.credentials if c.payload]
     issuer = next((c.payload["issuer"] for c in result.credentials if c.payload), None)
     findings = events_module.pre_harvest_findings(verified_events) + events_module.mass_balance_findings(verified_events)
+    made_from, made_into = CredentialService(session, keys).neighbours(batch)
     from traceability import x509ca
     from traceability.transparency import log_origin
 
@@ -140,7 +141,8 @@ def _trace_page(session, keys, batch: BatchRef, link: gs1.DigitalLink, recall, s
     html = render_template(
         "traceability/trace.html", link=link, uri=link.uri(_base()), result=result, events=verified_events,
         issuer=issuer, recall=recall, findings=findings, root_sha256=crypto.sha256_hex(root_der),
-        log_origin=log_origin(_base()),
+        log_origin=log_origin(_base()), made_from=[gs1.DigitalLink(b.gtin, b.lot) for b in made_from],
+        made_into=[gs1.DigitalLink(b.gtin, b.lot) for b in made_into],
     )
     return Response(html, status=status, mimetype="text/html")
 

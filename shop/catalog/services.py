@@ -237,6 +237,12 @@ class CatalogService:
             build["details"] = details
         event = events.build_event(data.kind, **build)
         self.credentials.issue(self._issuer(cooperative), BatchRef(product.gtin, batch.lot), data.kind, event)
+        if data.kind == events.EventKind.PROCESSING:
+            # The product made starts its own record with the same signed transformation, so its
+            # trace page exists and points one step back to this batch.
+            output = BatchRef(output_product.gtin, output_lot)
+            if output != BatchRef(product.gtin, batch.lot):
+                self.credentials.issue(self._issuer(cooperative), output, data.kind, event)
         self._issue_passport(cooperative, product, batch)
 
     def recall_batch(self, batch_id: int, reason: str, actor: str):

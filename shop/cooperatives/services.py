@@ -52,5 +52,48 @@ class CooperativeService:
             raise NotFound(gettext("Cooperative not found."))
         return cooperative
 
+    def signing_keys(self, cooperative_id: int):
+        cooperative = self.get(cooperative_id)
+        return self.keys.keys_of(self.keys_service_issuer(cooperative))
+
+    @staticmethod
+    def keys_service_issuer(cooperative: Cooperative) -> IssuerRef:
+        return IssuerRef("cooperative", cooperative.id, cooperative.name)
+
+    def rotate_key(self, cooperative_id: int):
+        cooperative = self.get(cooperative_id)
+        if cooperative.status != CooperativeStatus.APPROVED:
+            raise ServiceError(gettext("Only approved cooperatives have signing keys."), field="cooperative_id", status=409)
+        return self.keys.rotate(self.keys_service_issuer(cooperative))
+
+    def revoke_key(self, cooperative_id: int, kid: str, reason: str):
+        cooperative = self.get(cooperative_id)
+        owned = {k.kid for k in self.keys.keys_of(self.keys_service_issuer(cooperative))}
+        if kid not in owned:
+            raise NotFound(gettext("Unknown key."), field="kid")
+        if len((reason or "").strip()) < 5:
+            raise ServiceError(gettext("Give the reason for the revocation (at least 5 characters)."), field="reason")
+        return self.keys.revoke(kid, reason)
+
+    def recall_batch(self, gtin: str, lot: str, reason: str, actor: str):
+        """The alliance withdraws a batch of any cooperative, signing the recall with its own key."""
+        from traceability import gs1
+        from traceability.schemas import BatchRef
+        from traceability.services import CredentialService, RecallService, TraceabilityError
+
+        try:
+            link = gs1.DigitalLink(gtin=gs1.normalize_gtin(gtin.strip()), lot=gs1.validate_lot(lot.strip()))
+        except gs1.GS1Error as error:
+            raise ServiceError(error.message_vi + " / " + error.message, field=error.field) from error
+        alliance = IssuerRef("alliance", None, self.keys.alliance_name)
+        location = {"id": self.keys.base_url, "name": self.keys.alliance_name}
+        try:
+            return RecallService(self.session, CredentialService(self.session, self.keys)).recall(
+                alliance, BatchRef(link.gtin, link.lot), reason, actor, location)
+        except TraceabilityError as error:
+            if error.status == 404:
+                raise NotFound(gettext("Unknown batch."), field="lot") from error
+            raise ServiceError(gettext("Give the reason for the recall (at least 5 characters)."), field="reason") from error
+
     def all(self) -> list[Cooperative]:
         return list(self.session.exec(select(Cooperative).order_by(Cooperative.name)))

@@ -136,7 +136,6 @@ def visit(browser, live):
 
 
 def browser_failures(steps: list[dict]) -> set[tuple[int, str, str]]:
-    print("\nJS", sorted({(int(s.get("seq", 0)), s["step"], s.get("reason", "")) for s in steps if s["ok"] != "true"}))
     return {(int(s.get("seq", 0)), s["step"], s.get("reason", "")) for s in steps if s["ok"] != "true"}
 
 

@@ -195,3 +195,89 @@ def test_private_keys_are_stored_encrypted(session, batch_with_events):
     for key in session.exec(select(SigningKey)):
         assert key.sealed_private_key.startswith("nsk1.")
         assert "PRIVATE KEY" not in key.sealed_private_key
+
+
+def test_processing_links_batches_one_step_back_and_forward_and_flags_mass_balance(app, client, factory, session):
+    from decimal import Decimal
+
+    cooperative = factory.cooperative()
+    paddy = factory.product(cooperative, name="Lúa ST25 tươi", price_vnd=9_000, unit_weight_g=1000)
+    rice = factory.product(cooperative, name="Gạo ST25 xát trắng", price_vnd=40_000, unit_weight_g=1000)
+    batch = factory.batch(cooperative, paddy, lot="LUA-01", quantity_kg=Decimal("1000"))
+    with app.app_context():
+        factory.catalog(cooperative).record_event(batch.id, TraceEventCreate(
+            kind="processing", event_date=date.today(), input_kg=Decimal("1000"), output_kg=Decimal("1200"),
+            output_product_id=rice.id, output_lot="GAO-01"))
+    session.commit()
+    paddy_page = client.get(f"/01/{paddy.gtin}/10/LUA-01").get_data(as_text=True)
+    rice_page = client.get(f"/01/{rice.gtin}/10/GAO-01")
+    assert rice_page.status_code == 200 and 'data-verified="true"' in rice_page.get_data(as_text=True)
+    assert f"/01/{rice.gtin}/10/GAO-01" in paddy_page and 'class="made-into"' in paddy_page
+    assert f"/01/{paddy.gtin}/10/LUA-01" in rice_page.get_data(as_text=True)
+    assert 'data-code="mass_balance"' in paddy_page  # 1200 kg out of 1000 kg in
+
+
+def test_harvest_inside_the_pre_harvest_interval_is_flagged(app, client, factory, session):
+    cooperative = factory.cooperative()
+    product = factory.product(cooperative)
+    batch = factory.batch(cooperative, product, lot="PHI-01")  # harvested three days ago
+    with app.app_context():
+        factory.catalog(cooperative).record_event(batch.id, TraceEventCreate(
+            kind="diary", event_date=date.today() - timedelta(days=10), input_name="Thuốc trừ sâu X", dose="20 ml/bình",
+            pre_harvest_interval_days=14))
+        findings = factory.catalog(cooperative).findings(batch.id)
+    session.commit()
+    assert [f.code for f in findings] == ["inside_pre_harvest_interval"]
+    assert "Thuốc trừ sâu X" in findings[0].message_vi
+    page = client.get(f"/01/{product.gtin}/10/PHI-01").get_data(as_text=True)
+    assert 'data-code="inside_pre_harvest_interval"' in page
+
+
+def test_pure_mass_balance_rule():
+    from traceability import events
+
+    ok = {"processType": "processing", "inputQuantityList": [{"quantity": 100, "uom": "KGM"}],
+          "outputQuantityList": [{"quantity": 68, "uom": "KGM"}]}
+    assert events.mass_balance_findings([ok], harvested_kg=100) == []
+    assert [f.code for f in events.mass_balance_findings([ok, ok], harvested_kg=150)] == ["mass_balance"]
+
+
+def test_alliance_recalls_any_batch_and_manages_keys_from_the_console(app, client, factory, session, batch_with_events):
+    from shop.accounts.models import Role
+    from tests.factories import csrf_token, login
+
+    cooperative, product, batch = batch_with_events
+    factory.user(Role.ALLIANCE_ADMIN, username="lmhtx")
+    session.commit()
+    login(client, "lmhtx")
+    page = client.get("/alliance/recall").get_data(as_text=True)
+    bad = client.post("/alliance/recall", data={"gtin": "123", "lot": batch.lot, "reason": "Nhiễm khuẩn", "csrf_token": csrf_token(page)})
+    assert bad.status_code == 400 and 'data-field="gtin"' in bad.get_data(as_text=True)
+    done = client.post("/alliance/recall", data={"gtin": product.gtin, "lot": batch.lot, "reason": "Nhiễm khuẩn Salmonella",
+                                                 "csrf_token": csrf_token(page)})
+    assert done.status_code == 303
+    assert client.get(f"/01/{product.gtin}/10/{batch.lot}").status_code == 410
+    verification = client.get(f"/api/verify/01/{product.gtin}/10/{batch.lot}").get_json()
+    assert verification["verified"] is True  # the alliance's own signature on the recall counts
+
+    detail = client.get(f"/alliance/cooperatives/{cooperative.id}").get_data(as_text=True)
+    client.post(f"/alliance/cooperatives/{cooperative.id}/keys", data={"action": "rotate", "csrf_token": csrf_token(detail)})
+    with app.app_context():
+        keys = key_service(session).keys_of(IssuerRef("cooperative", cooperative.id, cooperative.name))
+    assert [k.status for k in keys] == ["retired", "active"]
+    client.post(f"/alliance/cooperatives/{cooperative.id}/keys", data={"action": "revoke", "kid": keys[1].kid,
+                                                                        "reason": "lost phone", "csrf_token": csrf_token(detail)})
+    session.expire_all()
+    assert session.get(SigningKey, keys[1].id).status == "revoked"
+
+
+def test_member_cannot_use_the_alliance_recall_or_key_pages(client, factory, session, batch_with_events):
+    from shop.accounts.models import Role
+    from tests.factories import login
+
+    cooperative, *_ = batch_with_events
+    factory.user(Role.MEMBER, cooperative_id=cooperative.id, username="htxmember")
+    session.commit()
+    login(client, "htxmember")
+    assert client.get("/alliance/recall").status_code == 403
+    assert client.get(f"/alliance/cooperatives/{cooperative.id}").status_code == 403
