@@ -188,7 +188,9 @@ class SheetLayout:
             or not isinstance(self.printer_dpi, int)
             or not 72 <= self.printer_dpi <= 2400
         ):
-            raise LayoutError("printer_dpi", f"must be None or a whole number from 72 to 2400, got {self.printer_dpi!r}")
+            raise LayoutError(
+                "printer_dpi", f"must be None or a whole number from 72 to 2400, got {self.printer_dpi!r}"
+            )
 
         needed_w = self.margin_left_mm + self.columns * self.label_width_mm + (self.columns - 1) * self.gap_x_mm
         if needed_w > self.page_width_mm + _EPS_MM:
@@ -463,7 +465,10 @@ def _link_in_uri(uri: str) -> DigitalLink:
     starts at ``/01/``; a label may legitimately use a resolver base with a
     path prefix (``DigitalLink.uri`` allows one), so try each ``/01/``.
     """
-    parts = urlsplit(uri)
+    try:
+        parts = urlsplit(uri)
+    except ValueError:  # e.g. an unbalanced '[' in the host
+        raise ValueError(f"uri: not a valid URI: {uri[:60]!r}") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(f"uri: must be an absolute http(s) GS1 Digital Link, got {uri[:60]!r}")
     path = parts.path
@@ -744,15 +749,15 @@ def _text_block(
             rows.append((star_text, size, 0 if font.has_star else stars))
         return rows
 
-    def fits(rows: list[tuple[str, float, int]], size: float) -> bool:
-        captions_fit = all(
-            pdfmetrics.stringWidth(text, font.name, size) <= width_pt
-            for text in ((f"Lô: {lot}",) if lot else ()) + (f"Thu hoạch: {harvest}",)
-        )
-        return captions_fit and sum(line_size * _LEADING for _, line_size, _ in rows) <= height_pt
-
     def height(rows: list[tuple[str, float, int]]) -> float:
         return sum(line_size * _LEADING for _, line_size, _ in rows)
+
+    def fits(rows: list[tuple[str, float, int]], size: float) -> bool:
+        # Shrinking the type is preferred over dropping the "Lô:"/"Thu hoạch:"
+        # captions, so they count as part of the fit.
+        captions = ([f"Lô: {lot}"] if lot else []) + [f"Thu hoạch: {harvest}"]
+        captions_fit = all(pdfmetrics.stringWidth(text, font.name, size) <= width_pt for text in captions)
+        return captions_fit and height(rows) <= height_pt
 
     # Largest type that fits; at each size a cooperative name may take two
     # lines before being cut, since names like "HTX Nông nghiệp ..." are long.
@@ -842,7 +847,7 @@ def _module_rects(modules: list[list[bool]]) -> str:
 
     Horizontal runs of dark modules become one rectangle, and a run that
     repeats at the same columns in the next row grows that rectangle
-    downwards; this cuts a version-4 code from ~700 dark modules to ~250
+    downwards; this cuts a version-4 code from ~550 dark modules to ~230
     rectangles, and everything is written as small integers, which is both
     the fastest thing to format and the most compact to store.
     """

@@ -6,7 +6,7 @@ from editable columns. The other columns are indexes for finding credentials, no
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from sqlalchemy import Index, Text, UniqueConstraint
@@ -123,3 +123,91 @@ class BatchLink(SQLModel, table=True):
         Index("ix_batchlink_input", "input_gtin", "input_lot"),
         Index("ix_batchlink_output", "output_gtin", "output_lot"),
     )
+
+
+class UnitRange(SQLModel, table=True):
+    """Serial numbers issued for a batch's units: `{prefix}{n:06d}` for n in [start, start + count).
+    A scanned serial outside every issued range is not one of ours."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    gtin: str = Field(max_length=14)
+    lot: str = Field(max_length=20)
+    prefix: str = Field(default="", max_length=8)
+    start: int
+    count: int
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+    __table_args__ = (Index("ix_unitrange_batch", "gtin", "lot"),)
+
+
+class LabelJob(SQLModel, table=True):
+    """A label sheet being rendered by a worker; the page polls its progress."""
+
+    id: str = Field(primary_key=True, max_length=36)
+    owner_id: int = Field(index=True)  # the cooperative
+    gtin: str = Field(max_length=14)
+    lot: str = Field(max_length=20)
+    preset: str = Field(max_length=30)
+    serialised: bool = Field(default=False)
+    count: int
+    error_correction: str = Field(default="M", max_length=1)
+    status: str = Field(default="queued", max_length=10)  # queued / running / done / failed
+    done: int = Field(default=0)
+    warning: str | None = Field(default=None, max_length=300)
+    error: str | None = Field(default=None, max_length=300)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ScanDay(SQLModel, table=True):
+    """Scans per batch per day (Asia/Ho_Chi_Minh). Counts only: no addresses, no people."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    gtin: str = Field(max_length=14)
+    lot: str = Field(max_length=20)
+    day: date
+    count: int = Field(default=0)
+
+    __table_args__ = (UniqueConstraint("gtin", "lot", "day", name="uq_scanday_batch_day"),)
+
+
+class UnitScan(SQLModel, table=True):
+    """What a genuine single item can produce: its first scan, how often and from how many coarse
+    places it was scanned. Places are keyed hashes of a network prefix, never addresses."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    gtin: str = Field(max_length=14)
+    lot: str = Field(max_length=20)
+    serial: str = Field(max_length=20)
+    first_scan_at: datetime = Field(sa_type=UTCDateTime)
+    last_scan_at: datetime = Field(sa_type=UTCDateTime)
+    count: int = Field(default=0)
+    places: str = Field(default="", max_length=400)  # comma-separated short place hashes
+    flagged: str | None = Field(default=None, max_length=40)
+
+    __table_args__ = (UniqueConstraint("gtin", "lot", "serial", name="uq_unitscan_unit"),)
+
+
+class ScanAlert(SQLModel, table=True):
+    """A pattern a genuine item cannot produce, for the cooperative to look into."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    gtin: str = Field(max_length=14, index=True)
+    lot: str = Field(max_length=20)
+    serial: str | None = Field(default=None, max_length=20)
+    rule: str = Field(max_length=40)  # unknown_serial / late_rescan / many_places / too_many_scans
+    detail: str = Field(max_length=300)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ProblemReport(SQLModel, table=True):
+    """A consumer's report about a batch (no account needed)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    gtin: str = Field(max_length=14, index=True)
+    lot: str = Field(max_length=20)
+    serial: str | None = Field(default=None, max_length=20)
+    category: str = Field(max_length=30)
+    message: str = Field(max_length=2000)
+    contact: str | None = Field(default=None, max_length=120)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

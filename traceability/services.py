@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from functools import lru_cache
@@ -473,6 +474,10 @@ class RecallService:
         recall = Recall(gtin=batch.gtin, lot=batch.lot, reason=reason[:500], recalled_by=actor)
         self.session.add(recall)
         self.session.flush()
+        from flask import current_app, has_app_context
+
+        if has_app_context():  # this process shows the recall at once; others within the page cache time
+            current_app.extensions.get("nongsan.trace_pages", {}).clear()
         return recall
 
 
@@ -521,3 +526,29 @@ def key_service(session: Session) -> KeyService:
     config = current_app.config
     encryptor = crypto.KeyEncryptor(crypto.parse_kek(config["KEY_ENCRYPTION_KEY"]), kek_id=config.get("KEK_ID", "k1"))
     return KeyService(session, encryptor, base_url=config["PUBLIC_BASE_URL"], alliance_name=config["ALLIANCE_NAME"])
+
+
+def scan_counter(session: Session):
+    """Redis counters when Redis is configured (one INCR per scan), else the database."""
+    from flask import current_app
+
+    from traceability.scans import DatabaseCounter, RedisCounter
+
+    url = current_app.config.get("REDIS_URL")
+    if not url:
+        return DatabaseCounter(session)
+    client = current_app.extensions.get("nongsan.redis")
+    if client is None:
+        import redis
+
+        client = current_app.extensions["nongsan.redis"] = redis.Redis.from_url(url, socket_timeout=2)
+    return RedisCounter(client)
+
+
+def scan_service(session: Session):
+    from flask import current_app
+
+    from traceability.scans import ScanService
+
+    secret = hashlib.sha256(("scan-places:" + current_app.config["SECRET_KEY"]).encode()).digest()
+    return ScanService(session, secret, scan_counter(session))

@@ -28,3 +28,14 @@ def audit_log() -> list[str]:
     for finding in findings:
         log.error("transparency log audit: %s", finding)
     return findings
+
+
+@shared_task(name="nongsan.trace.flush_scans", ignore_result=True)
+def flush_scans() -> int:
+    """Move batch scan counts from Redis into the database (nothing to do without Redis)."""
+    from traceability.scans import RedisCounter
+    from traceability.services import scan_counter
+
+    with unit_of_work() as session:
+        counter = scan_counter(session)
+        return counter.flush_to(session) if isinstance(counter, RedisCounter) else 0

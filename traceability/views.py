@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import time
 from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
@@ -14,7 +16,7 @@ from traceability.models import KeyOwnerKind
 from traceability.qr import ERROR_LEVELS, qr_png, qr_svg
 from traceability.schemas import BatchRef, IssuerRef
 from traceability.services import (
-    CredentialService, RecallService, VerificationService, key_service, transparency_log,
+    CredentialService, RecallService, VerificationService, key_service, scan_service, transparency_log,
 )
 
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -103,7 +105,10 @@ def resolve(_rest: str):
             return _problem(404, "No passport", "Lô hàng này chưa có hộ chiếu sản phẩm số. / No passport yet.", "linkType")
         response = Response(passport.jws, status=status, mimetype="application/vc+jwt")
     elif link_type in ("gs1:pip", "gs1:defaultLink"):
-        response = _trace_page(session, keys, batch, link, recall, status)
+        warning = None
+        if request.method == "GET":
+            warning = scan_service(session).record(link.gtin, link.lot, link.serial, request.remote_addr)
+        response = _trace_page(session, keys, batch, link, recall, status, warning)
     else:
         return _problem(404, "Link type not available",
                         f"Có các loại liên kết / available: {', '.join(sorted(resolver.LINK_TYPES) + ['linkset'])}", "linkType")
@@ -122,14 +127,50 @@ def _product_name(token: str) -> str:
         return ""
 
 
-def _trace_page(session, keys, batch: BatchRef, link: gs1.DigitalLink, recall, status: int):
-    from traceability import events as events_module
+PAGE_CACHE_SECONDS = 30  # a recall shows within this time (and the public Cache-Control matches)
 
-    result = VerificationService(session, keys).verify_batch(batch)
+
+def _trace_page(session, keys, batch: BatchRef, link: gs1.DigitalLink, recall, status: int, warning: str | None = None):
+    from flask_babel import get_locale
+    from flask_login import current_user
+
     if request.accept_mimetypes.best == "application/json":
+        result = VerificationService(session, keys).verify_batch(batch)
         response = jsonify(result.as_dict())
         response.status_code = status
         return response
+    anonymous = not current_user.is_authenticated
+    # Per application (and so per process): rendered pages of anonymous visitors for a few seconds.
+    page_cache: dict[tuple[str, str], tuple[float, bytes, int]] = current_app.extensions.setdefault("nongsan.trace_pages", {})
+    cache_key = (request.full_path, str(get_locale()))
+    now = time.monotonic()
+    cached = page_cache.get(cache_key) if anonymous and warning is None else None
+    if cached and now - cached[0] < PAGE_CACHE_SECONDS:
+        body, status = cached[1], cached[2]
+    else:
+        body = _render_trace_page(session, keys, batch, link, recall, warning).encode()
+        if anonymous and warning is None:
+            if len(page_cache) > 2000:
+                page_cache.clear()
+            page_cache[cache_key] = (now, body, status)
+    response = Response(body, status=status, mimetype="text/html")
+    if anonymous and warning is None:
+        # Short enough that a reverse proxy or CDN never hides a recall for more than a minute.
+        response.cache_control.public = True
+        response.cache_control.max_age = PAGE_CACHE_SECONDS
+        response.set_etag(hashlib.sha256(body).hexdigest()[:32])
+        response.make_conditional(request)
+    else:
+        response.cache_control.private = True
+        response.cache_control.no_store = True
+    return response
+
+
+def _render_trace_page(session, keys, batch: BatchRef, link: gs1.DigitalLink, recall, warning: str | None) -> str:
+    from traceability import events as events_module
+    from traceability.scans import WARNINGS
+
+    result = VerificationService(session, keys).verify_batch(batch)
     verified_events = [c.payload["credentialSubject"][0] for c in result.credentials if c.payload]
     issuer = next((c.payload["issuer"] for c in result.credentials if c.payload), None)
     findings = events_module.pre_harvest_findings(verified_events) + events_module.mass_balance_findings(verified_events)
@@ -138,13 +179,13 @@ def _trace_page(session, keys, batch: BatchRef, link: gs1.DigitalLink, recall, s
     from traceability.transparency import log_origin
 
     root_der = x509ca.cert_from_pem(keys.alliance_root().certificate_pem).public_bytes(_DER)
-    html = render_template(
+    return render_template(
         "traceability/trace.html", link=link, uri=link.uri(_base()), result=result, events=verified_events,
+        scan_warning=WARNINGS.get(warning) if warning else None, warning_code=warning,
         issuer=issuer, recall=recall, findings=findings, root_sha256=crypto.sha256_hex(root_der),
         log_origin=log_origin(_base()), made_from=[gs1.DigitalLink(b.gtin, b.lot) for b in made_from],
         made_into=[gs1.DigitalLink(b.gtin, b.lot) for b in made_into],
     )
-    return Response(html, status=status, mimetype="text/html")
 
 
 @bp.get("/.well-known/gs1resolver")
