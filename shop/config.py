@@ -41,6 +41,8 @@ DEFAULTS: dict[str, Any] = {
     "ALLIANCE_NAME": "Liên minh Hợp tác xã thành phố Cần Thơ",
     "ALLIANCE_PROVINCE_CODE": 92,
     "LOGIN_RATE_LIMIT": "10 per minute;30 per hour",
+    "REPORT_RATE_LIMIT": "5 per hour",
+    "ALLIANCE_EMAIL": None,
     "OUTBOX_SWEEP_SECONDS": 30,
     "CELERY_QUEUE": "nongsan",
     # The official EPCIS 2.0 JSON schema, when the deployment has a copy: captures are then checked

@@ -11,6 +11,7 @@ from urllib.parse import quote
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 
 from shop.db import get_session
+from shop.extensions import csrf, limiter
 from traceability import crypto, gs1, resolver
 from traceability.models import KeyOwnerKind
 from traceability.qr import ERROR_LEVELS, qr_png, qr_svg
@@ -23,6 +24,10 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 _DER = Encoding.DER
 bp = Blueprint("traceability", __name__)
+
+def _report_limit() -> str:
+    return current_app.config.get("REPORT_RATE_LIMIT", "5 per hour")
+
 
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
@@ -323,3 +328,47 @@ def organisation_did(kind: str, owner_id: int):
     response = jsonify(document)
     response.headers.update(CORS_HEADERS)
     return response
+
+
+REPORT_CATEGORIES = ("quality", "label", "counterfeit", "other")
+
+
+@bp.post("/report/01/<path:_rest>")
+@limiter.limit(_report_limit, methods=["POST"])
+def report_problem(_rest: str):
+    """A consumer reports a problem with a batch. No account; rate-limited per address."""
+    from flask import flash, redirect
+
+    from traceability.models import ProblemReport
+    from workers import outbox
+
+    link = _link_from_path(_raw_path().removeprefix("/report"))
+    if link.lot is None:
+        abort(404)
+    session = get_session()
+    if not CredentialService(session, key_service(session)).credentials(BatchRef(link.gtin, link.lot)):
+        abort(404)
+    category = request.form.get("category", "")
+    message = (request.form.get("message") or "").strip()
+    contact = (request.form.get("contact") or "").strip()[:120] or None
+    from flask_babel import gettext
+
+    problems = {}
+    if category not in REPORT_CATEGORIES:
+        problems["category"] = gettext("Choose what the problem is about.")
+    if not 10 <= len(message) <= 2000:
+        problems["message"] = gettext("Describe the problem in 10 to 2000 characters.")
+    if problems:
+        return jsonify({"error": next(iter(problems.values())), "field": next(iter(problems))}), 400
+    report = ProblemReport(gtin=link.gtin, lot=link.lot, serial=link.serial, category=category, message=message, contact=contact)
+    session.add(report)
+    session.flush()
+    outbox.enqueue(session, "nongsan.catalog.send_problem_report", report_id=report.id)
+    flash(gettext("Thank you. The cooperative and the alliance have received your report."), "success")
+    return redirect(link.path + "#report", 303)
+
+
+def init_limits(app) -> None:
+    # The trace page is cached publicly, so its report form carries no per-visitor CSRF token; the
+    # report needs no account and changes nothing of anyone's, and the rate limit bounds abuse.
+    csrf.exempt(report_problem)

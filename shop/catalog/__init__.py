@@ -4,6 +4,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
+    from shop.catalog import tasks  # noqa: F401 - registers the catalogue tasks
     from shop.catalog.api import api
     from shop.catalog.views import bp
 

@@ -263,6 +263,18 @@ class CatalogService:
         outbox.enqueue(self.session, "nongsan.orders.send_recall_alerts", batch_id=batch.id)
         return recall
 
+    def insights(self, batch_id: int, scans) -> dict:
+        """Scans per day, counterfeit alerts and consumers' reports for one of our batches."""
+        from traceability.models import ProblemReport, ScanAlert
+
+        batch = self.batch(batch_id)
+        product = self.product(batch.product_id)
+        alerts = self.session.exec(select(ScanAlert).where(ScanAlert.gtin == product.gtin, ScanAlert.lot == batch.lot)
+                                   .order_by(ScanAlert.created_at.desc()).limit(50)).all()  # type: ignore[attr-defined]
+        reports = self.session.exec(select(ProblemReport).where(ProblemReport.gtin == product.gtin, ProblemReport.lot == batch.lot)
+                                    .order_by(ProblemReport.created_at.desc()).limit(50)).all()  # type: ignore[attr-defined]
+        return {"daily": scans.daily(product.gtin, batch.lot, 30), "alerts": alerts, "reports": reports}
+
     def findings(self, batch_id: int) -> list:
         batch = self.batch(batch_id)
         product = self.product(batch.product_id)

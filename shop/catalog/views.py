@@ -119,8 +119,17 @@ def backoffice_batch(batch_id: int):
     return render_template(
         "catalog/backoffice_batch.html", batch=batch, product=product, link=link,
         uri=link.uri(current_app.config["PUBLIC_BASE_URL"]), findings=service.findings(batch_id),
-        event_form=_event_form(service), recall_form=RecallForm(),
+        event_form=_event_form(service), recall_form=RecallForm(), **_insights(service, batch_id),
     )
+
+
+def _insights(service: CatalogService, batch_id: int) -> dict:
+    from shop.charts import bar_chart
+    from traceability.services import scan_service
+
+    data = service.insights(batch_id, scan_service(get_session()))
+    chart = bar_chart([(day.strftime("%d/%m"), count) for day, count in data["daily"]], title=gettext("Scans per day"))
+    return {"scan_chart": chart, "scan_total": sum(c for _d, c in data["daily"]), "alerts": data["alerts"], "reports": data["reports"]}
 
 
 def _event_form(service: CatalogService) -> TraceEventForm:
@@ -151,7 +160,7 @@ def add_event(batch_id: int):
     return render_template(
         "catalog/backoffice_batch.html", batch=batch, product=product, link=link,
         uri=link.uri(current_app.config["PUBLIC_BASE_URL"]), findings=service.findings(batch_id),
-        event_form=form, recall_form=RecallForm(),
+        event_form=form, recall_form=RecallForm(), **_insights(service, batch_id),
     ), 400
 
 

@@ -176,7 +176,7 @@ async function checkRecord(token, seq, ctx) {
   else if (issuer !== kid.split("#")[0]) why = "issuer_mismatch";
   else if (key.revokedAt && !(await loggedBefore(token, (proof || {}).dated, parseTime(key.revokedAt) ?? -Infinity, ctx))) why = "key_revoked";
   // Besides the post and the alliance, only the harvest's signer may add to a batch.
-  else if (false && issuer !== ctx.owner && (key.ownerKind || "cooperative") === "cooperative") why = "foreign_issuer";
+  else if (ctx.owner && issuer !== ctx.owner && (key.ownerKind || "cooperative") === "cooperative") why = "foreign_issuer";
   step("key_status", !why, why);
   if (!ctx.owner && typeof issuer === "string") ctx.owner = issuer;
 

@@ -24,7 +24,7 @@ from shop.db import unit_of_work
 from tests.e2e.browser import RecordingPage, chromium
 from tests.factories import Factory
 from tests.live import LiveStack
-from traceability import crypto, x509ca
+from traceability import crypto, merkle, x509ca
 from traceability.models import KeyOwnerKind
 from traceability.schemas import BatchRef, IssuerRef
 from traceability.services import CredentialService, RecallService, key_service
@@ -98,15 +98,18 @@ def fetch_bundle(live, batch: Batch) -> dict:
 # -- the browser ---------------------------------------------------------------------------------
 @pytest.fixture
 def visit(browser, live):
-    """visit(batch, tamper=None, serve=None) -> (state, steps, page): open the Digital Link, press
-    the button, wait for the verdict. `tamper(bundle)` edits the proof file on its way to the page;
-    `serve(route)` answers the bundle request itself. Afterwards: no foreign host, no page error."""
+    """visit(batch, tamper=None, serve=None, init_script=None) -> (state, steps, page): open the
+    Digital Link, press the button, wait for the verdict. `tamper(bundle)` edits the proof file on
+    its way to the page; `serve(route)` answers the bundle request itself; `init_script` runs
+    before the page's own scripts. Afterwards: no foreign host, no uncaught page error."""
     opened: list[RecordingPage] = []
 
-    def run(batch: Batch, tamper=None, serve=None):
+    def run(batch: Batch, tamper=None, serve=None, init_script=None):
         recording = RecordingPage(browser)
         opened.append(recording)
         page = recording.page
+        if init_script:
+            page.add_init_script(init_script)
         if tamper is not None:
             def handler(route):
                 original = route.fetch()
@@ -256,6 +259,45 @@ def test_a_key_revoked_before_signing_fails_key_status_like_the_server(visit, li
     assert browser_failures(steps) == {(1, "key_status", "key_revoked"), (2, "key_status", "key_revoked")}
     assert browser_failures(steps) == server_failures(fetch_bundle(live, batch))
     assert page.get_attribute("#verification", "data-verified") == "false"
+
+
+def test_a_stolen_key_cannot_be_dated_by_a_log_key_the_file_brings(visit, live):
+    """The thief of a revoked key signs, then "proves" the record was logged before the revocation
+    with a checkpoint of their own log key. The log key is the pinned root's, so the browser
+    refuses. (traceability/verification.py takes bundle.log.publicKey instead and accepts this file,
+    even with `nongsan verify --root-sha256`.)"""
+    batch = make_batch(live, "STOLEN-1", events=())
+    kid = jws_parts(fetch_bundle(live, batch)["credentials"][0])[0]["kid"]
+    with live.app.app_context(), unit_of_work() as session:
+        key_service(session).revoke(kid, "Khoá bị đánh cắp", at=datetime.now(timezone.utc) - timedelta(days=1))
+    thief = crypto.generate_ed25519()
+
+    def tamper(bundle):
+        origin, token = bundle["log"]["origin"], bundle["credentials"][0]
+        body = merkle.format_checkpoint(origin, 1, merkle.leaf_hash(token.encode())) + "nongsan-time 2020-01-01T00:00:00+00:00\n"
+        note = merkle.sign_note(body, origin, thief)
+        proof = {"index": 0, "tree_size": 1, "proof": []}
+        bundle["log"].update(publicKey=crypto.b64url_encode(crypto.public_key_raw(thief)), checkpoint=note,
+                             proofs={sha(token): dict(proof, dated=dict(proof, checkpoint=note))})
+
+    state, steps, _page = visit(batch, tamper)
+
+    assert state == "failed"
+    assert browser_failures(steps) == {(0, "checkpoint", "bad_checkpoint"), (1, "key_status", "key_revoked"),
+                                       (1, "log_inclusion", "bad_checkpoint")}
+    assert "unknown_key" in step(steps, "checkpoint")["text"]
+
+
+@pytest.mark.parametrize("missing", [
+    "Object.defineProperty(Crypto.prototype, 'subtle', {get: () => undefined})",
+    "const importKey = SubtleCrypto.prototype.importKey; SubtleCrypto.prototype.importKey = function (f, k, a, ...r) {"
+    " return a && a.name === 'Ed25519' ? Promise.reject(new DOMException('no', 'NotSupportedError')) : importKey.call(this, f, k, a, ...r) }",
+], ids=["no-webcrypto", "no-ed25519"])
+def test_a_browser_without_ed25519_says_so_instead_of_failing_the_batch(visit, batch, missing):
+    state, _steps, page = visit(batch, init_script=missing)
+
+    assert state == "error"
+    assert "Ed25519" in page.text_content("#self-verify-result")
 
 
 # -- altered files -------------------------------------------------------------------------------
