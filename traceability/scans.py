@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Protocol
@@ -81,6 +82,37 @@ class DatabaseCounter:
                 update(ScanDay).where(ScanDay.gtin == gtin, ScanDay.lot == lot, ScanDay.day == day)
                 .values(count=ScanDay.count + amount)
             )
+
+
+class BufferedCounter:
+    """Counts in process memory and writes them to the database every few seconds, inside the
+    transaction of whichever request comes next. Busy scan pages then do no write per scan; a
+    crash loses at most those few seconds of counts (analytics, not records)."""
+
+    def __init__(self, flush_seconds: float = 10.0) -> None:
+        import threading
+
+        self.flush_seconds = flush_seconds
+        self.pending: dict[tuple[str, str, date], int] = {}
+        self.lock = threading.Lock()
+        self.last_flush = time.monotonic()
+
+    def add(self, gtin: str, lot: str, day: date) -> None:
+        with self.lock:
+            key = (gtin, lot, day)
+            self.pending[key] = self.pending.get(key, 0) + 1
+
+    def due(self) -> bool:
+        return bool(self.pending) and time.monotonic() - self.last_flush >= self.flush_seconds
+
+    def flush_to(self, session: Session) -> int:
+        with self.lock:
+            pending, self.pending = self.pending, {}
+            self.last_flush = time.monotonic()
+        database = DatabaseCounter(session)
+        for (gtin, lot, day), amount in pending.items():
+            database.add(gtin, lot, day, amount)
+        return sum(pending.values())
 
 
 class RedisCounter:

@@ -529,14 +529,23 @@ def key_service(session: Session) -> KeyService:
 
 
 def scan_counter(session: Session):
-    """Redis counters when Redis is configured (one INCR per scan), else the database."""
+    """Redis counters when Redis is configured (one INCR per scan); otherwise counts buffered in
+    the process and written every few seconds (SCAN_BUFFER_SECONDS, 0 = write every scan)."""
     from flask import current_app
 
-    from traceability.scans import DatabaseCounter, RedisCounter
+    from traceability.scans import BufferedCounter, DatabaseCounter, RedisCounter
 
     url = current_app.config.get("REDIS_URL")
     if not url:
-        return DatabaseCounter(session)
+        seconds = float(current_app.config.get("SCAN_BUFFER_SECONDS", 10))
+        if seconds <= 0:
+            return DatabaseCounter(session)
+        counter = current_app.extensions.get("nongsan.scan_buffer")
+        if counter is None:
+            counter = current_app.extensions["nongsan.scan_buffer"] = BufferedCounter(seconds)
+        if counter.due():
+            counter.flush_to(session)
+        return counter
     client = current_app.extensions.get("nongsan.redis")
     if client is None:
         import redis

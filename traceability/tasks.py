@@ -32,7 +32,8 @@ def audit_log() -> list[str]:
 
 @shared_task(name="nongsan.trace.flush_scans", ignore_result=True)
 def flush_scans() -> int:
-    """Move batch scan counts from Redis into the database (nothing to do without Redis)."""
+    """Move batch scan counts from Redis into the database (without Redis each web process
+    writes its own buffered counts)."""
     from traceability.scans import RedisCounter
     from traceability.services import scan_counter
 

@@ -12,7 +12,10 @@ from flask import Blueprint, Response, abort, current_app, jsonify, render_templ
 
 from shop.db import get_session
 from shop.extensions import csrf, limiter
+from datetime import datetime
+
 from traceability import crypto, gs1, resolver
+from traceability.events import LOCAL_TZ
 from traceability.models import KeyOwnerKind
 from traceability.qr import ERROR_LEVELS, qr_png, qr_svg
 from traceability.schemas import BatchRef, IssuerRef
@@ -72,6 +75,9 @@ def resolve(_rest: str):
         return response
     link = _link_from_path(_raw_path())
     session = get_session()
+    fast = _cached_scan_page(session, link)
+    if fast is not None:
+        return fast
     keys = key_service(session)
     credentials = CredentialService(session, keys)
     gtin_uri = f"{_base()}/01/{link.gtin}"
@@ -135,6 +141,44 @@ def _product_name(token: str) -> str:
 PAGE_CACHE_SECONDS = 30  # a recall shows within this time (and the public Cache-Control matches)
 
 
+def _page_cache() -> dict[tuple[str, str], tuple[float, bytes, int]]:
+    # Per application (and so per process): rendered pages of anonymous visitors for a few seconds.
+    return current_app.extensions.setdefault("nongsan.trace_pages", {})
+
+
+def _cached_scan_page(session, link: gs1.DigitalLink) -> Response | None:
+    """The hot path of a scan rush: an anonymous batch scan whose page was rendered moments ago
+    costs a counter increment and no database query."""
+    from flask_babel import get_locale
+    from flask_login import current_user
+
+    if (request.method != "GET" or link.lot is None or link.serial or request.args.get("linkType", "gs1:pip") != "gs1:pip"
+            or current_user.is_authenticated or request.accept_mimetypes.best == "application/json"):
+        return None
+    cached = _page_cache().get((request.full_path, str(get_locale())))
+    if cached is None or time.monotonic() - cached[0] >= PAGE_CACHE_SECONDS:
+        return None
+    scan_service(session).counter.add(link.gtin, link.lot, datetime.now(LOCAL_TZ).date())
+    return _page_response(cached[1], cached[2], public=True, batch_uri=link.uri(_base()))
+
+
+def _page_response(body: bytes, status: int, *, public: bool, batch_uri: str) -> Response:
+    response = Response(body, status=status, mimetype="text/html")
+    if public:
+        # Short enough that a reverse proxy or CDN never hides a recall for more than a minute.
+        response.cache_control.public = True
+        response.cache_control.max_age = PAGE_CACHE_SECONDS
+        response.set_etag(hashlib.sha256(body).hexdigest()[:32])
+        response.make_conditional(request)
+    else:
+        response.cache_control.private = True
+        response.cache_control.no_store = True
+    response.headers["Link"] = resolver.link_header(batch_uri)
+    response.headers.update(CORS_HEADERS)
+    response.headers["Vary"] = "Accept, Accept-Language, Cookie"
+    return response
+
+
 def _trace_page(session, keys, batch: BatchRef, link: gs1.DigitalLink, recall, status: int, warning: str | None = None):
     from flask_babel import get_locale
     from flask_login import current_user
@@ -145,8 +189,7 @@ def _trace_page(session, keys, batch: BatchRef, link: gs1.DigitalLink, recall, s
         response.status_code = status
         return response
     anonymous = not current_user.is_authenticated
-    # Per application (and so per process): rendered pages of anonymous visitors for a few seconds.
-    page_cache: dict[tuple[str, str], tuple[float, bytes, int]] = current_app.extensions.setdefault("nongsan.trace_pages", {})
+    page_cache = _page_cache()
     cache_key = (request.full_path, str(get_locale()))
     now = time.monotonic()
     cached = page_cache.get(cache_key) if anonymous and warning is None else None
@@ -158,17 +201,7 @@ def _trace_page(session, keys, batch: BatchRef, link: gs1.DigitalLink, recall, s
             if len(page_cache) > 2000:
                 page_cache.clear()
             page_cache[cache_key] = (now, body, status)
-    response = Response(body, status=status, mimetype="text/html")
-    if anonymous and warning is None:
-        # Short enough that a reverse proxy or CDN never hides a recall for more than a minute.
-        response.cache_control.public = True
-        response.cache_control.max_age = PAGE_CACHE_SECONDS
-        response.set_etag(hashlib.sha256(body).hexdigest()[:32])
-        response.make_conditional(request)
-    else:
-        response.cache_control.private = True
-        response.cache_control.no_store = True
-    return response
+    return _page_response(body, status, public=anonymous and warning is None, batch_uri=link.uri(_base()))
 
 
 def _render_trace_page(session, keys, batch: BatchRef, link: gs1.DigitalLink, recall, warning: str | None) -> str:

@@ -163,7 +163,7 @@ async function checkRecord(token, seq, ctx) {
   if (!same(leaf.der, root.der)) {
     if (!same(leaf.issuer, root.subject)) why = "issuer_mismatch";
     else if (!leaf.edSigned || !(await edVerify(root.key, leaf.sig, leaf.tbs))) why = "bad_issuer_signature";
-    else why = outside(root) || outside(leaf);
+    else why = outside(leaf) || outside(root);
   }
   step("certificate", !why, why);
 
@@ -182,7 +182,8 @@ async function checkRecord(token, seq, ctx) {
 
   // About this batch: compared with the page's own link, not the file's gtin and lot.
   const s = (payload.credentialSubject || [{}])[0] || {};
-  const ids = (s.quantityList || s.inputQuantityList || []).map((q) => q && q.productId).concat((s.epcList || []).map((e) => e && e.id));
+  const ids = ["quantityList", "inputQuantityList", "epcList"]
+    .flatMap((k) => [].concat(s[k] || []).map((q) => q && (k === "epcList" ? q.id : q.productId)));
   step("subject", ids.some((p) => String(p ?? "").split("/21/")[0].endsWith(ctx.path)), "wrong_batch");
 
   const chain = payload.chain || {};

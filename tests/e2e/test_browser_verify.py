@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from shop.catalog.schemas import BatchCreate, TraceEventCreate
-from shop.catalog.services import cooperative_location
+from shop.catalog.services import CatalogService
 from shop.db import unit_of_work
 from tests.e2e.browser import RecordingPage, chromium
 from tests.factories import Factory
@@ -41,6 +41,8 @@ class Batch:
     gtin: str
     lot: str
     url: str
+    batch_id: int | None = None
+    cooperative_id: int | None = None
 
     @property
     def bundle_path(self) -> str:
@@ -80,8 +82,13 @@ def make_batch(live, lot: str, *, events: tuple[str, ...] = ("packing", "inspect
         for kind in events:
             catalog.record_event(batch.id, TraceEventCreate(
                 kind=kind, event_date=date.today(), certificate_no="VG-0042", inspector="Ông Ba"))
-        gtin = product.gtin
-    return Batch(gtin, lot, f"{live.base_url}/01/{gtin}/10/{lot}")
+        made = Batch(product.gtin, lot, f"{live.base_url}/01/{product.gtin}/10/{lot}", batch.id, cooperative.id)
+    return made
+
+
+def catalog_of(live, session, cooperative_id: int) -> CatalogService:
+    return CatalogService(session, cooperative_id, alliance_gs1_prefix=live.app.config["GS1_COMPANY_PREFIX"],
+                          credentials=CredentialService(session, key_service(session)))
 
 
 @pytest.fixture(scope="module")
@@ -233,6 +240,24 @@ def test_an_alliance_recall_signed_with_the_root_itself_passes(visit, live):
     assert server_failures(fetch_bundle(live, batch)) == set()
 
 
+def test_a_processing_record_counts_for_the_batch_it_made(visit, live):
+    """Milling writes one record into both chains; in the output batch's chain it is about this
+    batch only through its outputs."""
+    source = make_batch(live, "THOC-1", events=())
+    with live.app.app_context(), unit_of_work() as session:
+        catalog_of(live, session, source.cooperative_id).record_event(source.batch_id, TraceEventCreate(
+            kind="processing", event_date=date.today(), input_kg=Decimal("500"), output_kg=Decimal("320"), output_lot="GAO-1"))
+    made = Batch(source.gtin, "GAO-1", f"{live.base_url}/01/{source.gtin}/10/GAO-1")
+    bundle = fetch_bundle(live, made)
+    _header, payload, _signature = jws_parts(bundle["credentials"][0])
+    assert payload["credentialSubject"][0]["outputQuantityList"][0]["productId"].endswith("/10/GAO-1")
+
+    state, steps, _page = visit(made)
+
+    assert state == "ok", steps
+    assert server_failures(bundle) == set()
+
+
 def test_a_key_revoked_after_signing_still_vouches_through_the_dated_log_proof(visit, live):
     batch = make_batch(live, "REVOKE-LATE", events=("packing",))
     kid = jws_parts(fetch_bundle(live, batch)["credentials"][0])[0]["kid"]
@@ -264,8 +289,8 @@ def test_a_key_revoked_before_signing_fails_key_status_like_the_server(visit, li
 def test_a_stolen_key_cannot_be_dated_by_a_log_key_the_file_brings(visit, live):
     """The thief of a revoked key signs, then "proves" the record was logged before the revocation
     with a checkpoint of their own log key. The log key is the pinned root's, so the browser
-    refuses. (traceability/verification.py takes bundle.log.publicKey instead and accepts this file,
-    even with `nongsan verify --root-sha256`.)"""
+    refuses. (When this was written, traceability/verification.py checked checkpoints with
+    bundle.log.publicKey and accepted this file, even under `nongsan verify --root-sha256`.)"""
     batch = make_batch(live, "STOLEN-1", events=())
     kid = jws_parts(fetch_bundle(live, batch)["credentials"][0])[0]["kid"]
     with live.app.app_context(), unit_of_work() as session:
