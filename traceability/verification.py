@@ -69,6 +69,8 @@ class Evidence:
         keys = {}
         for k in data.get("keys") or []:
             revoked = datetime.fromisoformat(k["revokedAt"]) if k.get("revokedAt") else None
+            if revoked is not None and revoked.tzinfo is None:
+                revoked = revoked.replace(tzinfo=timezone.utc)
             keys[k["kid"]] = KeyState(k["kid"], k["publicKey"], revoked, k.get("revocationReason"), k.get("ownerKind", "cooperative"))
         return cls(
             gtin=str(data["gtin"]), lot=str(data["lot"]), credentials=list(data["credentials"]),
@@ -133,13 +135,23 @@ def _parse_time(value: Any) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
+def _log_key(evidence: Evidence) -> bytes | None:
+    """The key that signs checkpoints is the alliance root's own: taken from the trusted root
+    certificate, never from the bundle's say-so (a thief could bring a log key of his own)."""
+    root_key = crypto.public_key_raw(_root(evidence.root_certificate_pem).public_key())  # type: ignore[arg-type]
+    if evidence.log_public_key and crypto.b64url_decode(evidence.log_public_key) != root_key:
+        return None
+    return root_key
+
+
 def _open_checkpoint(evidence: Evidence) -> tuple[merkle.Checkpoint | None, str | None]:
     if not evidence.checkpoint:
         return None, None
-    if not evidence.log_origin or not evidence.log_public_key:
-        return None, "no_log_key"
+    log_key = _log_key(evidence)
+    if not evidence.log_origin or log_key is None:
+        return None, "log_key_mismatch"
     try:
-        checkpoint = merkle.open_checkpoint(evidence.checkpoint, evidence.log_origin, crypto.b64url_decode(evidence.log_public_key))
+        checkpoint = merkle.open_checkpoint(evidence.checkpoint, evidence.log_origin, log_key)
     except merkle.CheckpointError as error:
         return None, f"checkpoint_{error.reason}"
     if checkpoint.origin != evidence.log_origin:
@@ -251,10 +263,11 @@ def _logged_before(token: str, sha: str, moment: datetime, evidence: Evidence) -
     from traceability.transparency import checkpoint_time
 
     dated = (evidence.proofs.get(sha) or {}).get("dated")
-    if not dated or not evidence.log_origin or not evidence.log_public_key:
+    log_key = _log_key(evidence)
+    if not dated or not evidence.log_origin or log_key is None:
         return False
     try:
-        checkpoint = merkle.open_checkpoint(dated["checkpoint"], evidence.log_origin, crypto.b64url_decode(evidence.log_public_key))
+        checkpoint = merkle.open_checkpoint(dated["checkpoint"], evidence.log_origin, log_key)
         path = [crypto.b64url_decode(p) for p in dated["proof"]]
         included = dated["tree_size"] == checkpoint.size and merkle.verify_inclusion(
             merkle.leaf_hash(token.encode("ascii")), int(dated["index"]), checkpoint.size, path, checkpoint.root)

@@ -275,6 +275,47 @@ class CatalogService:
                                     .order_by(ProblemReport.created_at.desc()).limit(50)).all()  # type: ignore[attr-defined]
         return {"daily": scans.daily(product.gtin, batch.lot, 30), "alerts": alerts, "reports": reports}
 
+    MAX_SERIALISED_LABELS = 10_000
+    MAX_BATCH_LABELS = 2_000
+
+    def start_label_job(self, batch_id: int, *, preset: str, count: int, serialised: bool, error_correction: str = "M"):
+        """Queue a label sheet; serialised labels reserve their serial numbers now."""
+        import uuid
+
+        from traceability import labels
+        from traceability.models import LabelJob
+        from traceability.scans import ScanService
+
+        self._require_approved()
+        batch = self.batch(batch_id)
+        product = self.product(batch.product_id)
+        if preset not in labels.PRESETS:
+            raise ServiceError(gettext("Choose one of the label sheet sizes."), field="preset")
+        if error_correction not in ("L", "M", "Q", "H"):
+            raise ServiceError(gettext("Error correction must be L, M, Q or H."), field="error_correction")
+        limit = self.MAX_SERIALISED_LABELS if serialised else self.MAX_BATCH_LABELS
+        if not 1 <= count <= limit:
+            raise ServiceError(gettext("Between 1 and %(n)d labels.", n=limit), field="count")
+        job = LabelJob(id=str(uuid.uuid4()), owner_id=self.cooperative_id, gtin=product.gtin, lot=batch.lot, preset=preset,
+                       serialised=serialised, count=count, error_correction=error_correction)
+        if serialised:
+            unit_range = ScanService(self.session, b"").issue_range(product.gtin, batch.lot, count)
+            job.warning = f"serials {unit_range.start}-{unit_range.start + count - 1}"
+        self.session.add(job)
+        self.session.flush()
+        from workers import outbox
+
+        outbox.enqueue(self.session, "nongsan.catalog.render_labels", job_id=job.id)
+        return job
+
+    def label_job(self, job_id: str):
+        from traceability.models import LabelJob
+
+        job = self.session.exec(select(LabelJob).where(LabelJob.id == job_id, LabelJob.owner_id == self.cooperative_id)).first()
+        if job is None:
+            raise NotFound(gettext("Label sheet not found."), field="job_id")
+        return job
+
     def findings(self, batch_id: int) -> list:
         batch = self.batch(batch_id)
         product = self.product(batch.product_id)

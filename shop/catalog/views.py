@@ -198,3 +198,51 @@ def api_keys():
             flash(error.message, "error")
     keys = service.list_for("cooperative", current_user.cooperative_id)
     return render_template("catalog/api_keys.html", keys=keys, new_key=new_key, form=form)
+
+
+@bp.route("/htx/batches/<int:batch_id>/labels", methods=["GET", "POST"])
+@requires("coop:batch:write")
+def new_labels(batch_id: int):
+    from flask_wtf import FlaskForm
+
+    from traceability import labels
+
+    service = _backoffice()
+    batch = service.batch(batch_id)
+    form = FlaskForm()
+    error = None
+    if request.method == "POST" and form.validate_on_submit():
+        try:
+            job = service.start_label_job(
+                batch_id, preset=request.form.get("preset", ""), count=request.form.get("count", type=int) or 0,
+                serialised=request.form.get("serialised") == "1", error_correction=request.form.get("ec", "M"))
+        except ServiceError as failure:
+            error = failure
+        else:
+            return redirect(url_for(".label_job", job_id=job.id), 303)
+    return render_template("catalog/labels_new.html", batch=batch, form=form, presets=labels.PRESETS, error=error), 400 if error else 200
+
+
+@bp.get("/htx/labels/<job_id>")
+@requires("coop:product:read")
+def label_job(job_id: str):
+    job = _backoffice().label_job(job_id)
+    if request.accept_mimetypes.best == "application/json" or request.args.get("format") == "json":
+        return {"status": job.status, "done": job.done, "total": job.count, "warning": job.warning, "error": job.error,
+                "percent": int(100 * job.done / job.count) if job.count else 100,
+                "download": url_for(".label_pdf", job_id=job.id) if job.status == "done" else None}
+    return render_template("catalog/label_job.html", job=job)
+
+
+@bp.get("/htx/labels/<job_id>.pdf")
+@requires("coop:product:read")
+def label_pdf(job_id: str):
+    from flask import abort, send_file
+
+    from shop.catalog.tasks import label_pdf_path
+
+    job = _backoffice().label_job(job_id)
+    path = label_pdf_path(job.id)
+    if job.status != "done" or not path.exists():
+        abort(404)
+    return send_file(path, mimetype="application/pdf", as_attachment=True, download_name=f"nhan-{job.gtin}-{job.lot}.pdf")

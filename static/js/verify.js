@@ -182,7 +182,7 @@ async function checkRecord(token, seq, ctx) {
 
   // About this batch: compared with the page's own link, not the file's gtin and lot.
   const s = (payload.credentialSubject || [{}])[0] || {};
-  const ids = ["quantityList", "inputQuantityList", "epcList"]
+  const ids = ["quantityList", "inputQuantityList", "outputQuantityList", "epcList"]
     .flatMap((k) => [].concat(s[k] || []).map((q) => q && (k === "epcList" ? q.id : q.productId)));
   step("subject", ids.some((p) => String(p ?? "").split("/21/")[0].endsWith(ctx.path)), "wrong_batch");
 

@@ -281,3 +281,38 @@ def test_member_cannot_use_the_alliance_recall_or_key_pages(client, factory, ses
     login(client, "htxmember")
     assert client.get("/alliance/recall").status_code == 403
     assert client.get(f"/alliance/cooperatives/{cooperative.id}").status_code == 403
+
+
+def test_a_bundle_with_its_own_log_key_cannot_vouch_for_a_revoked_key(app, client, session, batch_with_events):
+    from traceability import merkle
+    from traceability.transparency import TIME_EXTENSION
+
+    cooperative, product, batch = batch_with_events
+    with app.app_context():
+        keys = key_service(session)
+        keys.revoke(keys.active_key(IssuerRef("cooperative", cooperative.id, cooperative.name)).kid, "stolen",
+                    at=datetime.now(timezone.utc) - timedelta(days=1))
+    session.commit()
+    bundle = client.get(f"/api/bundle/01/{product.gtin}/10/{batch.lot}").get_json()
+    evidence = Evidence.from_bundle(bundle)
+    assert all(f.endswith("key_revoked") for f in verify_evidence(evidence).failures)
+    # the thief signs a backdated checkpoint with a log key of his own and ships it in the bundle
+    thief = crypto.generate_ed25519()
+    first = json.loads(json.dumps(bundle))
+    for sha, proof in first["log"]["proofs"].items():
+        opened = merkle.open_checkpoint(first["log"]["checkpoint"], first["log"]["origin"], crypto.b64url_decode(first["log"]["publicKey"]))
+        body = merkle.format_checkpoint(opened.origin, opened.size, opened.root) + f"{TIME_EXTENSION} 2000-01-01T00:00:00+00:00\n"
+        proof["dated"] = dict(proof, checkpoint=merkle.sign_note(body, first["log"]["origin"], thief))
+    first["log"]["publicKey"] = crypto.b64url_encode(crypto.public_key_raw(thief.public_key()))
+    first["log"]["checkpoint"] = merkle.sign_note(merkle.format_checkpoint(opened.origin, opened.size, opened.root), first["log"]["origin"], thief)
+    forged = verify_evidence(Evidence.from_bundle(first))
+    assert not forged.ok and "log_key_mismatch" in forged.failures
+
+
+def test_naive_revocation_time_in_a_bundle_is_read_as_utc(client, batch_with_events):
+    _, product, batch = batch_with_events
+    bundle = client.get(f"/api/bundle/01/{product.gtin}/10/{batch.lot}").get_json()
+    for key in bundle["keys"]:
+        key["revokedAt"] = "2000-01-01T00:00:00"
+    result = verify_evidence(Evidence.from_bundle(bundle))
+    assert result.failures and all(f.endswith("key_revoked") for f in result.failures)
