@@ -65,3 +65,33 @@ def normalize_phone(raw: str) -> str | None:
     elif digits.startswith("84") and len(digits) == 11:
         digits = "0" + digits[2:]
     return digits if PHONE_RE.match(digits) else None
+
+
+# The 63 provinces before 1 July 2025 that were merged, and the unit each now belongs to.
+MERGED_PROVINCES = {
+    "sóc trăng": "Thành phố Cần Thơ", "hậu giang": "Thành phố Cần Thơ", "bạc liêu": "Cà Mau",
+    "bến tre": "Vĩnh Long", "trà vinh": "Vĩnh Long", "long an": "Tây Ninh", "tiền giang": "Đồng Tháp",
+    "kiên giang": "An Giang", "bình dương": "Thành phố Hồ Chí Minh", "bà rịa": "Thành phố Hồ Chí Minh",
+    "vũng tàu": "Thành phố Hồ Chí Minh", "bình phước": "Đồng Nai", "ninh thuận": "Khánh Hòa",
+    "bình thuận": "Lâm Đồng", "đắk nông": "Lâm Đồng", "phú yên": "Đắk Lắk", "bình định": "Gia Lai",
+    "kon tum": "Quảng Ngãi", "quảng nam": "Thành phố Đà Nẵng", "quảng bình": "Quảng Trị",
+    "hà nam": "Ninh Bình", "nam định": "Ninh Bình", "thái bình": "Hưng Yên", "hải dương": "Thành phố Hải Phòng",
+    "bắc giang": "Bắc Ninh", "vĩnh phúc": "Phú Thọ", "hòa bình": "Phú Thọ", "bắc kạn": "Thái Nguyên",
+    "yên bái": "Lào Cai", "hà giang": "Tuyên Quang",
+}
+_DISTRICT_WORDS = re.compile(r"\b(huyện|quận|thị xã|h\.|q\.|tx\.)\s", re.IGNORECASE)
+
+
+def old_address_problem(street: str) -> tuple[str, str] | None:
+    """An address still written in the three-level system: (English, Vietnamese) explanation."""
+    text = street.lower()
+    for old, new in MERGED_PROVINCES.items():
+        if re.search(rf"\b(tỉnh\s+)?{re.escape(old)}\b", text) and ("tỉnh" in text or "," in text):
+            return (f"{old.title()} province no longer exists: since 1 July 2025 it is part of {new}. "
+                    "Choose the new province and commune or ward above and write only the house number, street and hamlet here.",
+                    f"Tỉnh {old.title()} không còn: từ 1/7/2025 đã thuộc {new}. "
+                    "Hãy chọn tỉnh/thành và xã/phường mới ở trên, ở đây chỉ ghi số nhà, đường, ấp.")
+    if _DISTRICT_WORDS.search(text + " "):
+        return ("Districts were abolished on 1 July 2025. Choose the commune or ward above and write only the house number, street and hamlet here.",
+                "Cấp huyện đã bỏ từ 1/7/2025. Hãy chọn xã/phường ở trên, ở đây chỉ ghi số nhà, đường, ấp.")
+    return None

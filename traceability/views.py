@@ -216,11 +216,13 @@ def _render_trace_page(session, keys, batch: BatchRef, link: gs1.DigitalLink, re
     from traceability import x509ca
     from traceability.transparency import log_origin
 
-    root_der = x509ca.cert_from_pem(keys.alliance_root().certificate_pem).public_bytes(_DER)
+    root = keys.alliance_root()
+    root_der = x509ca.cert_from_pem(root.certificate_pem).public_bytes(_DER)
     return render_template(
         "traceability/trace.html", link=link, uri=link.uri(_base()), result=result, events=verified_events,
         scan_warning=WARNINGS.get(warning) if warning else None, warning_code=warning,
         issuer=issuer, recall=recall, findings=findings, root_sha256=crypto.sha256_hex(root_der),
+        root_public_key=root.public_key,  # static/js/offline.js checks labels' fragments with it
         log_origin=log_origin(_base()), made_from=[gs1.DigitalLink(b.gtin, b.lot) for b in made_from],
         made_into=[gs1.DigitalLink(b.gtin, b.lot) for b in made_into],
     )
@@ -266,17 +268,43 @@ def bundle(_rest: str):
 
 @bp.get("/qr/01/<path:_rest>")
 def batch_qr(_rest: str):
+    """The label's QR code: the Digital Link, or with ?offline=1 the Digital Link plus a signed summary
+    in the fragment (traceability/compact.py). X-QR-Version tells the version it costs; ?info=1
+    answers that as JSON instead of the image."""
+    from traceability import compact
+    from traceability.services import TraceabilityError
+
     path, _, fmt = _raw_path().removeprefix("/qr").rpartition(".")
     link = _link_from_path(path)
     level = request.args.get("ec", "M").upper()
     if level not in ERROR_LEVELS:
         return jsonify({"error": "Error correction must be L, M, Q or H", "field": "ec"}), 400
+    if fmt not in ("png", "svg"):
+        abort(404)
     uri = link.uri(_base())
-    if fmt == "png":
-        return Response(qr_png(uri, level), mimetype="image/png")
-    if fmt == "svg":
-        return Response(qr_svg(uri, level), mimetype="image/svg+xml")
-    abort(404)
+    offline = request.args.get("offline") == "1"
+    if offline:
+        # A signed summary in the fragment, which browsers never send: the page checks it offline.
+        if link.lot is None:
+            return _problem(400, "A lot is required", "Mã kiểm tra ngoại tuyến cần số lô. / An offline code needs a lot.", "lot")
+        session = get_session()
+        try:
+            uri += "#" + compact.offline_fragment_for(session, key_service(session), link.gtin, link.lot)
+        except TraceabilityError as error:
+            return _problem(error.status, "No offline code", error.message, error.field)
+    version = compact.qr_version(uri, level)
+    if request.args.get("info") == "1":
+        response = jsonify({"version": version, "modules": 17 + 4 * version, "uri_length": len(uri), "ec": level,
+                            "offline": offline})
+    elif fmt == "png":
+        response = Response(qr_png(uri, level), mimetype="image/png")
+    else:
+        response = Response(qr_svg(uri, level), mimetype="image/svg+xml")
+    response.headers["X-QR-Version"] = str(version)
+    if offline:
+        response.cache_control.private = True  # signed today, for whoever prints the label
+        response.cache_control.no_store = True
+    return response
 
 
 # -- the transparency log ------------------------------------------------------------------------

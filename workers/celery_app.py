@@ -45,6 +45,7 @@ def create_celery(app: Flask) -> Celery:
             "publish-checkpoint": {"task": "nongsan.trace.publish_checkpoint", "schedule": 60.0},
             "audit-log": {"task": "nongsan.trace.audit_log", "schedule": 3600.0},
             "flush-scans": {"task": "nongsan.trace.flush_scans", "schedule": 60.0},
+            "release-reservations": {"task": "nongsan.shop.release_reservations", "schedule": 60.0},
         },
     )
     if str(config["BROKER_URL"]).startswith("redis"):

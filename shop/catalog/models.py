@@ -39,6 +39,9 @@ class Product(SQLModel, table=True):
     unit_weight_g: int  # shipping weight of one sale unit
     price_vnd: int  # per sale unit, whole dong
     is_listed: bool = Field(default=True)
+    ocop_stars: int | None = Field(default=None)  # 3-5 stars of the One Commune One Product programme
+    ocop_decision: str | None = Field(default=None, max_length=60)  # the provincial decision number
+    photo: str | None = Field(default=None, max_length=80)  # file name under instance/media
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
     __table_args__ = (
@@ -66,3 +69,27 @@ class Batch(SQLModel, table=True):
         CheckConstraint("stock_units >= 0", name="stock_not_negative"),
         CheckConstraint("quantity_g > 0", name="quantity_positive"),
     )
+
+
+class Certification(SQLModel, table=True):
+    """A certificate a cooperative holds (VietGAP, organic, GlobalGAP…), shown with its validity."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    cooperative_id: int = Field(foreign_key="cooperative.id", index=True)
+    name: str = Field(max_length=80)
+    number: str = Field(default="", max_length=60)
+    issued_by: str = Field(default="", max_length=120)
+    valid_until: date | None = None
+
+
+class Reservation(SQLModel, table=True):
+    """Units held for a buyer while they check out; returned to stock if they do not finish."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    checkout_key: str = Field(max_length=64, index=True)
+    batch_id: int = Field(foreign_key="batch.id", index=True)
+    quantity: int
+    expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    consumed: bool = Field(default=False)
+
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)

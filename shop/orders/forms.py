@@ -24,7 +24,8 @@ class CheckoutForm(FlaskForm):
                             validators=[InputRequired(_l("Choose a commune or ward."))])
     street = StringField(_l("House number, street, hamlet"), validators=[DataRequired(_l("Enter the street address.")), Length(min=3, max=300)])
     note = TextAreaField(_l("Note to the courier"), validators=[Optional(), Length(max=500)])
-    payment_method = RadioField(_l("Payment"), choices=[("cod", _l("Cash on delivery"))], default="cod")
+    payment_method = RadioField(_l("Payment"), choices=[("cod", _l("Cash on delivery")),
+                                                        ("vietqr", _l("Bank transfer (VietQR)"))], default="cod")
 
     def fill_choices(self, province_code: int | None) -> None:
         self.province_code.choices = [(0, "—")] + address.provinces()

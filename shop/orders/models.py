@@ -47,8 +47,11 @@ class Order(SQLModel, table=True):
     note: str = Field(default="", max_length=500)
     payment_method: str = Field(default=PaymentMethod.COD, max_length=10)
     goods_total_vnd: int
-    shipping_fee_vnd: int | None = None  # set once the worker has quoted the parcel
+    shipping_fee_vnd: int | None = None  # the tariff's quote, fixed when the order is placed
     weight_g: int
+    paid_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # transfer confirmed by the cooperative
+    paid_confirmed_by: str | None = Field(default=None, max_length=120)
+    invoice_number: str | None = Field(default=None, max_length=30)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
     __table_args__ = (
@@ -79,3 +82,11 @@ class OrderStatusChange(SQLModel, table=True):
     actor: str = Field(max_length=120)  # "buyer", "member:12", "partner:3", "system"
     reason: str = Field(default="", max_length=300)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class InvoiceCounter(SQLModel, table=True):
+    """Per-cooperative sequential invoice numbers, with no gaps and no repeats."""
+
+    cooperative_id: int = Field(foreign_key="cooperative.id", primary_key=True)
+    year: int = Field(primary_key=True)
+    last_number: int = Field(default=0)

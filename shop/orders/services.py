@@ -63,9 +63,17 @@ class OrderService:
             raise ServiceError(gettext("Choose a province or city."), field="province_code")
         if not address.is_valid(data.province_code, data.ward_code):
             raise ServiceError(gettext("Choose a commune or ward of the selected province."), field="ward_code")
+        old = address.old_address_problem(data.street)
+        if old is not None:
+            from flask_babel import get_locale
+
+            raise ServiceError(old[1] if str(get_locale()) == "vi" else old[0], field="street")
         return phone, email
 
     def place(self, checkout_key: str, lines: list[CartLine], data: CheckoutData) -> list[Order]:
+        return self._place(checkout_key, lines, data)
+
+    def _place(self, checkout_key: str, lines: list[CartLine], data: CheckoutData) -> list[Order]:
         """Place one order per cooperative. Repeating the same checkout key returns the same orders."""
         if not re.fullmatch(r"[A-Za-z0-9_-]{8,64}", checkout_key or ""):
             raise ServiceError(gettext("The checkout form is invalid. Please reload it."), field="checkout_key")
@@ -76,6 +84,7 @@ class OrderService:
             raise ServiceError(gettext("Your cart is empty."), field="cart")
         phone, email = self._validate(data)
         catalog = PublicCatalog(self.session)
+        reservations = ReservationService(self.session)
 
         merged: dict[int, int] = defaultdict(int)
         for line in lines:
@@ -87,10 +96,17 @@ class OrderService:
             by_cooperative[cooperative.id].append((batch, product, quantity))  # type: ignore[index]
             cooperatives[cooperative.id] = cooperative  # type: ignore[index]
 
+        for cooperative in cooperatives.values():
+            if data.payment_method == PaymentMethod.VIETQR and not (cooperative.bank_bin and cooperative.bank_account):
+                raise ServiceError(
+                    gettext("%(name)s does not take bank transfers yet; choose cash on delivery.", name=cooperative.name),
+                    field="payment_method")
         try:
             with self.session.begin_nested():
+                # Units the buyer reserved on the checkout page are already out of stock: use them.
+                held = reservations.consume(checkout_key, dict(merged))
                 orders = [
-                    self._place_for_cooperative(checkout_key, cooperatives[coop_id], items, data, phone, email)
+                    self._place_for_cooperative(checkout_key, cooperatives[coop_id], items, data, phone, email, held)
                     for coop_id, items in sorted(by_cooperative.items())
                 ]
         except IntegrityError:
@@ -116,12 +132,13 @@ class OrderService:
                 field="quantity",
             )
 
-    def _place_for_cooperative(self, checkout_key, cooperative, items, data: CheckoutData, phone, email) -> Order:
+    def _place_for_cooperative(self, checkout_key, cooperative, items, data: CheckoutData, phone, email, held=False) -> Order:
         goods_total = 0
         weight = 0
         order_lines = []
         for batch, product, quantity in items:
-            self._take_stock(batch, quantity, product)
+            if not held:
+                self._take_stock(batch, quantity, product)
             line_total = product.price_vnd * quantity  # prices come from the database, never the form
             goods_total += line_total
             weight += product.unit_weight_g * quantity
@@ -144,6 +161,7 @@ class OrderService:
             payment_method=data.payment_method,
             goods_total_vnd=goods_total,
             weight_g=weight,
+            shipping_fee_vnd=quote_for(cooperative, data, weight, goods_total).total_vnd,
         )
         self.session.add(order)
         self.session.flush()
@@ -201,8 +219,142 @@ class OrderService:
         self.session.flush()
         return True
 
+    # -- the cooperative's actions ------------------------------------------------------------------
+    def confirm(self, cooperative_id: int, order_id: int, actor: str) -> Order:
+        order = self.get_for_cooperative(cooperative_id, order_id)
+        self.transition(order, OrderStatus.CONFIRMED, actor)
+        if order.invoice_number is None:
+            order.invoice_number = self._next_invoice_number(cooperative_id)
+        self.session.flush()
+        return order
+
+    def pack(self, cooperative_id: int, order_id: int, actor: str) -> Order:
+        order = self.get_for_cooperative(cooperative_id, order_id)
+        self.transition(order, OrderStatus.PACKED, actor)
+        return order
+
+    def cancel(self, cooperative_id: int, order_id: int, actor: str, reason: str) -> Order:
+        reason = (reason or "").strip()
+        if len(reason) < 3:
+            raise ServiceError(gettext("Say why the order is cancelled."), field="reason")
+        order = self.get_for_cooperative(cooperative_id, order_id)
+        self.transition(order, OrderStatus.CANCELLED, actor, reason=reason[:300])
+        return order
+
+    def mark_paid(self, cooperative_id: int, order_id: int, actor: str) -> Order:
+        """A person at the cooperative confirms the transfer arrived; nothing else marks it paid."""
+        order = self.get_for_cooperative(cooperative_id, order_id)
+        if order.payment_method != PaymentMethod.VIETQR:
+            raise ServiceError(gettext("Cash on delivery is settled through the post office."), field="payment_method", status=409)
+        if order.status == OrderStatus.CANCELLED:
+            raise ServiceError(gettext("A cancelled order cannot be paid."), field="status", status=409)
+        if order.paid_at is None:
+            from shop.timeutil import utcnow
+
+            order.paid_at = utcnow()
+            order.paid_confirmed_by = actor
+            self.session.add(OrderStatusChange(order_id=order.id, from_status=order.status, to_status=order.status,
+                                               actor=actor, reason="payment received"))
+            self.session.flush()
+        return order
+
+    def _next_invoice_number(self, cooperative_id: int) -> str:
+        from shop.orders.models import InvoiceCounter
+        from shop.timeutil import utcnow
+
+        year = utcnow().year
+        counter = self.session.exec(
+            select(InvoiceCounter).where(InvoiceCounter.cooperative_id == cooperative_id, InvoiceCounter.year == year)
+            .with_for_update()
+        ).first()
+        if counter is None:
+            counter = InvoiceCounter(cooperative_id=cooperative_id, year=year, last_number=0)
+            self.session.add(counter)
+        counter.last_number += 1
+        self.session.flush()
+        return f"{year}-{cooperative_id:03d}-{counter.last_number:06d}"
+
+    def vietqr_payload(self, order: Order) -> str | None:
+        from shop.payments.vietqr import build_vietqr_payload
+
+        cooperative = self.session.get(Cooperative, order.cooperative_id)
+        if order.payment_method != PaymentMethod.VIETQR or not cooperative.bank_bin or not cooperative.bank_account:
+            return None
+        return build_vietqr_payload(cooperative.bank_bin, cooperative.bank_account, self.total(order), order.reference)
+
+    @staticmethod
+    def total(order: Order) -> int:
+        return order.goods_total_vnd + (order.shipping_fee_vnd or 0)
+
     def cod_amount(self, order: Order, shipping_fee: int) -> int:
         return order.goods_total_vnd + shipping_fee if order.payment_method == PaymentMethod.COD else 0
+
+
+def quote_for(cooperative: Cooperative, data: CheckoutData, weight_g: int, goods_total: int):
+    """The tariff's price for this parcel, computed the same way the worker quotes it."""
+    from workers.postal.schemas import Parcel
+    from workers.postal.services import QuoteService
+
+    cod = goods_total if data.payment_method == PaymentMethod.COD else 0
+    return QuoteService().quote(Parcel(cooperative.province_code, data.province_code, data.ward_code, weight_g, cod))
+
+
+class ReservationService:
+    """Holds units for a buyer on the checkout page for a few minutes."""
+
+    HOLD_MINUTES = 15
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def reserve(self, checkout_key: str, lines: dict[int, int]) -> None:
+        from datetime import timedelta
+
+        from shop.catalog.models import Reservation
+        from shop.timeutil import utcnow
+
+        self.release(checkout_key)
+        expires = utcnow() + timedelta(minutes=self.HOLD_MINUTES)
+        catalog = PublicCatalog(self.session)
+        for batch_id, quantity in sorted(lines.items()):
+            batch, product, _cooperative = catalog.batch_with_product(batch_id)
+            OrderService(self.session)._take_stock(batch, quantity, product)
+            self.session.add(Reservation(checkout_key=checkout_key, batch_id=batch_id, quantity=quantity, expires_at=expires))
+        self.session.flush()
+
+    def release(self, checkout_key: str | None = None, *, expired_only: bool = False) -> int:
+        from shop.catalog.models import Reservation
+        from shop.timeutil import utcnow
+
+        query = select(Reservation).where(Reservation.consumed == False)  # noqa: E712
+        if checkout_key is not None:
+            query = query.where(Reservation.checkout_key == checkout_key)
+        if expired_only:
+            query = query.where(Reservation.expires_at < utcnow())
+        released = 0
+        for reservation in self.session.exec(query.with_for_update()):
+            self.session.exec(update(Batch).where(Batch.id == reservation.batch_id)
+                              .values(stock_units=Batch.stock_units + reservation.quantity))
+            self.session.delete(reservation)
+            released += reservation.quantity
+        self.session.flush()
+        return released
+
+    def consume(self, checkout_key: str, lines: dict[int, int]) -> bool:
+        """True when live reservations cover exactly these lines (and are now used up)."""
+        from shop.catalog.models import Reservation
+        from shop.timeutil import utcnow
+
+        held = self.session.exec(select(Reservation).where(
+            Reservation.checkout_key == checkout_key, Reservation.consumed == False,  # noqa: E712
+            Reservation.expires_at >= utcnow()).with_for_update()).all()
+        if {r.batch_id: r.quantity for r in held} != lines:
+            self.release(checkout_key)
+            return False
+        for reservation in held:
+            reservation.consumed = True
+        self.session.flush()
+        return True
 
 
 # How the post's news moves an order.

@@ -44,7 +44,9 @@ def prepare_shipment(self, order_id: int) -> str | None:
                 cod_amount_vnd=orders.cod_amount(order, 0),
             )
         )
-        order.shipping_fee_vnd = quote.total_vnd
+        # The fee fixed at placement is the one the buyer agreed to; quote only orders that lack it.
+        if order.shipping_fee_vnd is None:
+            order.shipping_fee_vnd = quote.total_vnd
         shipment = shipments.create_job(
             ShipmentRequest(
                 order_id=order.id,
@@ -61,8 +63,8 @@ def prepare_shipment(self, order_id: int) -> str | None:
                 recipient_address=address.full_address(order.street, order.ward_code, order.province_code),
                 note=order.note,
                 weight_g=order.weight_g,
-                shipping_fee_vnd=quote.total_vnd,
-                cod_amount_vnd=orders.cod_amount(order, quote.total_vnd),
+                shipping_fee_vnd=order.shipping_fee_vnd,
+                cod_amount_vnd=orders.cod_amount(order, order.shipping_fee_vnd),
             )
         )
         return shipment.code
@@ -136,3 +138,12 @@ def send_recall_alerts(self, batch_id: int) -> int:
                 session.commit()  # keep the alerts already sent recorded before retrying the rest
                 raise self.retry(exc=error, countdown=min(30 * 2**self.request.retries, 3600))
     return sent
+
+
+@shared_task(name="nongsan.shop.release_reservations", ignore_result=True)
+def release_reservations() -> int:
+    """Return to stock the units held by buyers who left the checkout page."""
+    from shop.orders.services import ReservationService
+
+    with unit_of_work() as session:
+        return ReservationService(session).release(expired_only=True)

@@ -18,7 +18,7 @@ from shop.forms import apply_errors, schema_from_form
 from shop.orders import cart
 from shop.orders.forms import AddToCartForm, CheckoutForm
 from shop.orders.schemas import CheckoutData
-from shop.orders.services import OrderService
+from shop.orders.services import TRANSITIONS, OrderService, ReservationService
 from workers.postal.services import ShipmentService
 
 bp = Blueprint("orders", __name__)
@@ -71,12 +71,18 @@ def checkout():
     form = CheckoutForm()
     province = form.province_code.data if request.method == "POST" else request.args.get("province", type=int)
     form.fill_choices(province)
+    if not rows and request.method == "GET":
+        return redirect(url_for(".view_cart"))
     if request.method == "GET":
         form.checkout_key.data = secrets.token_urlsafe(18)
         if province:
             form.province_code.data = province
-    if not rows and request.method == "GET":
-        return redirect(url_for(".view_cart"))
+        try:
+            # Hold the units while the buyer fills in the form; they return to stock if abandoned.
+            ReservationService(get_session()).reserve(form.checkout_key.data, {l.batch_id: l.quantity for l in cart.lines()})
+        except ServiceError as error:
+            flash(error.message, "error")
+            return redirect(url_for(".view_cart"), 303)
     if form.validate_on_submit():
         key = request.headers.get("Idempotency-Key") or form.checkout_key.data
         try:
@@ -89,6 +95,34 @@ def checkout():
             session[TRACKED_KEY] = list({*session.get(TRACKED_KEY, []), *(o.public_token for o in orders)})[-20:]
             return redirect(url_for(".placed", tokens=",".join(o.public_token for o in orders)), 303)
     return render_template("orders/checkout.html", form=form, rows=rows, total=total), 400 if form.errors else 200
+
+
+@bp.get("/api/quote")
+def quote_json():
+    """Postage for the cart to a commune, quoted by a worker (the checkout waits a moment for it)."""
+    province, ward = request.args.get("province", type=int), request.args.get("ward", type=int)
+    if not province or not ward or not address.is_valid(province, ward):
+        return jsonify({"error": gettext("Choose a commune or ward of the selected province."), "field": "ward_code"}), 400
+    rows, _total = _cart_view()
+    if not rows:
+        return jsonify({"error": gettext("Your cart is empty."), "field": "cart"}), 400
+    from flask import current_app
+
+    celery = current_app.extensions["celery"]
+    per_cooperative: dict[int, dict] = {}
+    for row in rows:
+        entry = per_cooperative.setdefault(row["cooperative"].id, {"from": row["cooperative"].province_code, "weight": 0, "goods": 0})
+        entry["weight"] += row["product"].unit_weight_g * row["quantity"]
+        entry["goods"] += row["total"]
+    cod = request.args.get("payment", "cod") == "cod"
+    pending = [celery.send_task("nongsan.postal.quote", args=[e["from"], province, ward, e["weight"], e["goods"] if cod else 0])
+               for e in per_cooperative.values()]
+    try:
+        quotes = [result.get(timeout=float(current_app.config.get("QUOTE_WAIT_SECONDS", 3))) for result in pending]
+    except Exception:  # noqa: BLE001 - no worker answered in time: the order is still priced at placement
+        return jsonify({"error": gettext("The postage is calculated when you place the order."), "field": None}), 503
+    return jsonify({"shipping_vnd": sum(q["total_vnd"] for q in quotes), "parcels": len(quotes),
+                    "zones": sorted({q["zone"] for q in quotes})})
 
 
 @bp.get("/api/wards/<int:province_code>")
@@ -128,9 +162,78 @@ def track(token: str):
         return render_template("orders/track_login.html", token=token), 200
     shipment = ShipmentService(get_session()).for_order(order.id)
     return render_template(
-        "orders/track.html", order=order, lines=service.lines(order.id), history=service.history(order.id),
+        "orders/track.html", order=order, vietqr=service.vietqr_payload(order) if order.paid_at is None else None, lines=service.lines(order.id), history=service.history(order.id),
         shipment=shipment, address_text=address.full_address(order.street, order.ward_code, order.province_code),
     )
+
+
+@bp.post("/htx/orders/<int:order_id>/<any(confirm, pack, cancel, paid):action>")
+@requires("coop:order:write")
+def order_action(order_id: int, action: str):
+    from flask_wtf import FlaskForm
+
+    if not FlaskForm().validate_on_submit():
+        flash(gettext("Your form expired. Please try again."), "error")
+        return redirect(url_for(".backoffice_order", order_id=order_id), 303)
+    service = OrderService(get_session())
+    actor = f"member:{current_user.id}"
+    try:
+        if action == "confirm":
+            service.confirm(current_user.cooperative_id, order_id, actor)
+        elif action == "pack":
+            service.pack(current_user.cooperative_id, order_id, actor)
+        elif action == "cancel":
+            service.cancel(current_user.cooperative_id, order_id, actor, request.form.get("reason", ""))
+        else:
+            service.mark_paid(current_user.cooperative_id, order_id, actor)
+    except NotFound:
+        raise
+    except ServiceError as error:
+        flash(error.message, "error")
+        return redirect(url_for(".backoffice_order", order_id=order_id), 303)
+    flash(gettext("Order updated."), "success")
+    return redirect(url_for(".backoffice_order", order_id=order_id), 303)
+
+
+@bp.get("/htx/orders/<int:order_id>/<any(invoice, 'packing-slip'):document>.pdf")
+@requires("coop:order:read")
+def order_document(order_id: int, document: str):
+    from flask import Response
+
+    from shop.cooperatives.models import Cooperative
+    from shop.orders.documents import invoice_pdf, packing_slip_pdf
+
+    session = get_session()
+    service = OrderService(session)
+    order = service.get_for_cooperative(current_user.cooperative_id, order_id)
+    cooperative = session.get(Cooperative, order.cooperative_id)
+    if document == "invoice":
+        if order.invoice_number is None:
+            return jsonify({"error": gettext("Confirm the order first: that gives it its invoice number."), "field": "status"}), 409
+        pdf = invoice_pdf(order, service.lines(order.id), cooperative)
+    else:
+        shipment = ShipmentService(session).for_order(order.id)
+        pdf = packing_slip_pdf(order, service.lines(order.id), cooperative, shipment.code if shipment else None)
+    response = Response(pdf, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'inline; filename="{document}-{order.reference}.pdf"'
+    return response
+
+
+@bp.get("/orders/<token>/vietqr.<any(png, svg):fmt>")
+def order_vietqr(token: str, fmt: str):
+    from flask import Response
+
+    from shop.payments.vietqr import vietqr_png, vietqr_svg
+
+    if token not in session.get(TRACKED_KEY, []):
+        abort(404)
+    service = OrderService(get_session())
+    payload = service.vietqr_payload(service.by_token(token))
+    if payload is None:
+        abort(404)
+    if fmt == "png":
+        return Response(vietqr_png(payload), mimetype="image/png")
+    return Response(vietqr_svg(payload), mimetype="image/svg+xml")
 
 
 @bp.get("/htx/orders")
@@ -146,7 +249,9 @@ def backoffice_order(order_id: int):
     service = OrderService(get_session())
     order = service.get_for_cooperative(current_user.cooperative_id, order_id)
     shipment = ShipmentService(get_session()).for_order(order.id)
+    from flask_wtf import FlaskForm
+
     return render_template(
-        "orders/backoffice_order.html", order=order, lines=service.lines(order.id), history=service.history(order.id),
+        "orders/backoffice_order.html", order=order, form=FlaskForm(), next_statuses=TRANSITIONS[order.status], lines=service.lines(order.id), history=service.history(order.id),
         shipment=shipment, address_text=address.full_address(order.street, order.ward_code, order.province_code),
     )

@@ -1,8 +1,24 @@
-// Fill the commune/ward list when a province is chosen (the no-JS fallback reloads the page).
+// Fill the commune/ward list when a province is chosen (the no-JS fallback reloads the page), and
+// ask for the postage once a commune is known.
 (function () {
   var province = document.getElementById("province_code");
   var ward = document.getElementById("ward_code");
+  var amount = document.getElementById("quote-amount");
   if (!province || !ward) return;
+  function vnd(n) { return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ".") + " ₫"; }
+  function payment() {
+    var chosen = document.querySelector("input[name=payment_method]:checked");
+    return chosen ? chosen.value : "cod";
+  }
+  function quote() {
+    if (!amount || province.value === "0" || ward.value === "0") return;
+    amount.textContent = "…";
+    fetch("/api/quote?province=" + encodeURIComponent(province.value) + "&ward=" + encodeURIComponent(ward.value) +
+          "&payment=" + payment(), { credentials: "same-origin" })
+      .then(function (r) { return r.json(); })
+      .then(function (data) { amount.textContent = data.shipping_vnd !== undefined ? vnd(data.shipping_vnd) : data.error; })
+      .catch(function () { amount.textContent = "—"; });
+  }
   province.addEventListener("change", function () {
     ward.innerHTML = "<option value=\"0\">—</option>";
     if (province.value === "0") return;
@@ -17,4 +33,7 @@
         });
       });
   });
+  ward.addEventListener("change", quote);
+  document.querySelectorAll("input[name=payment_method]").forEach(function (r) { r.addEventListener("change", quote); });
+  quote();
 })();

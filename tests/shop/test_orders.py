@@ -5,7 +5,7 @@ import pytest
 from sqlmodel import select
 
 from shop.accounts.models import Role
-from shop.catalog.models import Batch
+from shop.catalog.models import Batch, Reservation
 from shop.orders.models import Order, OrderStatus
 from shop.orders.schemas import CartLine, CheckoutData
 from shop.orders.services import OrderService
@@ -102,7 +102,9 @@ def test_bad_checkout_input_names_the_field(client, factory, session, field, val
     assert response.status_code == 400
     assert f'data-field="{field}"' in response.get_data(as_text=True)
     session.refresh(batch)
-    assert batch.stock_units == 20
+    held = sum(r.quantity for r in session.exec(select(Reservation).where(Reservation.batch_id == batch.id, Reservation.consumed == False)))  # noqa: E712
+    assert held == 1 and batch.stock_units == 20 - held  # only the checkout page's hold, no order
+    assert session.exec(select(Order).where(Order.cooperative_id == cooperative.id)).all() == []
 
 
 def test_old_three_level_ward_of_another_province_is_refused(app, factory, session):
