@@ -275,6 +275,62 @@ class CatalogService:
                                     .order_by(ProblemReport.created_at.desc()).limit(50)).all()  # type: ignore[attr-defined]
         return {"daily": scans.daily(product.gtin, batch.lot, 30), "alerts": alerts, "reports": reports}
 
+    MAX_PHOTO_BYTES = 5 * 1024 * 1024
+    PHOTO_FORMATS = {"JPEG", "PNG", "WEBP"}
+
+    def set_photo(self, product_id: int, upload: bytes, media_dir) -> str:
+        """Accept a photo only if Pillow recognises it as JPEG, PNG or WebP (never SVG or HTML),
+        then re-encode it: a fresh JPEG at most 1200 px, without the original's metadata."""
+        import hashlib
+        import io
+
+        from PIL import Image, UnidentifiedImageError
+
+        product = self.product(product_id)
+        if not upload:
+            raise ServiceError(gettext("Choose a photo to upload."), field="photo")
+        if len(upload) > self.MAX_PHOTO_BYTES:
+            raise ServiceError(gettext("The photo is larger than 5 MB."), field="photo")
+        try:
+            with Image.open(io.BytesIO(upload)) as probe:
+                kind = probe.format
+                probe.verify()
+            if kind not in self.PHOTO_FORMATS:
+                raise ServiceError(gettext("Upload a JPEG, PNG or WebP photo."), field="photo")
+            with Image.open(io.BytesIO(upload)) as image:
+                image = image.convert("RGB")
+                image.thumbnail((1200, 1200))
+                out = io.BytesIO()
+                image.save(out, format="JPEG", quality=85, optimize=True)
+        except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as error:
+            raise ServiceError(gettext("Upload a JPEG, PNG or WebP photo."), field="photo") from error
+        data = out.getvalue()
+        name = f"{product.id}-{hashlib.sha256(data).hexdigest()[:12]}.jpg"
+        media_dir.mkdir(parents=True, exist_ok=True)
+        (media_dir / name).write_bytes(data)
+        product.photo = name
+        self.session.flush()
+        return name
+
+    def set_ocop(self, product_id: int, stars: int | None, decision: str) -> None:
+        product = self.product(product_id)
+        if stars is not None and stars not in (3, 4, 5):
+            raise ServiceError(gettext("OCOP products have 3, 4 or 5 stars."), field="ocop_stars")
+        if stars is not None and not decision.strip():
+            raise ServiceError(gettext("Give the number of the OCOP decision."), field="ocop_decision")
+        product.ocop_stars, product.ocop_decision = stars, (decision.strip()[:60] or None)
+        self.session.flush()
+
+    def add_certification(self, name: str, number: str, issued_by: str, valid_until) -> None:
+        from shop.catalog.models import Certification
+
+        self._require_approved()
+        if len(name.strip()) < 2:
+            raise ServiceError(gettext("Name the certificate, e.g. VietGAP."), field="name")
+        self.session.add(Certification(cooperative_id=self.cooperative_id, name=name.strip()[:80], number=number.strip()[:60],
+                                       issued_by=issued_by.strip()[:120], valid_until=valid_until))
+        self.session.flush()
+
     MAX_SERIALISED_LABELS = 10_000
     MAX_BATCH_LABELS = 2_000
 
@@ -351,11 +407,63 @@ class PublicCatalog:
         )
 
     def search(self, text: str = "", limit: int = 60) -> list[tuple[Product, Cooperative]]:
+        return self.find(text, per_page=limit)[0]
+
+    def find(self, text: str = "", *, category: str | None = None, province: int | None = None,
+             certification: str | None = None, in_stock: bool = False, page: int = 1, per_page: int = 24):
+        """Search that ignores diacritics and đ/d, ranked (whole phrase at the start, then anywhere,
+        then all words), with filters and pagination. Plain LIKE on a folded column, so SQLite and
+        PostgreSQL return the same rows in the same order."""
+        from sqlalchemy import case, exists, func as sqlfunc
+
+        from shop.catalog.models import Certification
+
         query = self._visible()
-        folded = fold_vietnamese(text)
-        for word in folded.split()[:6]:
-            query = query.where(or_(Product.name_ascii.contains(word)))  # type: ignore[attr-defined]
-        return list(self.session.exec(query.order_by(Product.name).limit(limit)))
+        folded = fold_vietnamese(text)[:100]
+        words = folded.split()[:6]
+        for word in words:
+            query = query.where(Product.name_ascii.contains(word))  # type: ignore[attr-defined]
+        if category:
+            query = query.where(Product.category == category)
+        if province:
+            query = query.where(Cooperative.province_code == province)
+        if certification:
+            query = query.where(exists().where(Certification.cooperative_id == Cooperative.id,
+                                               sqlfunc.lower(Certification.name) == certification.lower()))
+        if in_stock:
+            query = query.where(exists().where(Batch.product_id == Product.id, Batch.stock_units > 0))
+        rank = case(
+            (Product.name_ascii.startswith(folded), 3),  # type: ignore[attr-defined]
+            (Product.name_ascii.contains(folded), 2),  # type: ignore[attr-defined]
+            else_=1,
+        ) if folded else None
+        total = self.session.exec(select(sqlfunc.count()).select_from(query.subquery())).one()
+        ordering = [rank.desc(), Product.name, Product.id] if rank is not None else [Product.name, Product.id]
+        page = max(1, page)
+        rows = list(self.session.exec(query.order_by(*ordering).offset((page - 1) * per_page).limit(per_page)))
+        return rows, total
+
+    def storefront(self, slug: str):
+        from shop.catalog.models import Certification
+
+        cooperative = self.session.exec(
+            select(Cooperative).where(Cooperative.slug == slug, Cooperative.status == CooperativeStatus.APPROVED)
+        ).first()
+        if cooperative is None:
+            raise NotFound(gettext("Cooperative not found."))
+        products = list(self.session.exec(select(Product).where(Product.cooperative_id == cooperative.id,
+                                                                Product.is_listed == True).order_by(Product.name)))  # noqa: E712
+        certifications = list(self.session.exec(select(Certification).where(Certification.cooperative_id == cooperative.id)))
+        return cooperative, products, certifications
+
+    def profile_for_gtin(self, gtin: str):
+        """The cooperative card on a scan page: who made it, where, certified by whom."""
+        try:
+            product, cooperative = self.product_by_gtin(gtin)
+        except NotFound:
+            return None
+        _c, _p, certifications = self.storefront(cooperative.slug)
+        return {"product": product, "cooperative": cooperative, "certifications": certifications}
 
     def product(self, product_id: int) -> tuple[Product, Cooperative]:
         row = self.session.exec(self._visible().where(Product.id == product_id)).first()

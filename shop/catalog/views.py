@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user
@@ -36,11 +38,62 @@ def _labels():
 
 
 # -- public --------------------------------------------------------------------------------------
+PER_PAGE = 24
+
+
 @bp.get("/")
 def home():
-    query = request.args.get("q", "")[:100]
-    rows = PublicCatalog(get_session()).search(query)
-    return render_template("catalog/home.html", rows=rows, query=query)
+    from shop import address
+    from shop.catalog.models import Category
+
+    args = request.args
+    query = args.get("q", "")[:100]
+    category = args.get("category") if args.get("category") in {c.value for c in Category} else None
+    province = args.get("province", type=int)
+    certification = (args.get("cert") or "")[:40] or None
+    in_stock = args.get("in_stock") == "1"
+    page = max(1, args.get("page", 1, type=int))
+    rows, total = PublicCatalog(get_session()).find(query, category=category, province=province, certification=certification,
+                                                    in_stock=in_stock, page=page, per_page=PER_PAGE)
+    pages = max(1, -(-total // PER_PAGE))
+    return render_template("catalog/home.html", rows=rows, query=query, total=total, page=page, pages=pages,
+                           category=category, province=province, certification=certification, in_stock=in_stock,
+                           provinces=address.provinces())
+
+
+@bp.get("/htx/<slug>")
+def storefront(slug: str):
+    from shop import address
+
+    cooperative, products, certifications = PublicCatalog(get_session()).storefront(slug)
+    return render_template("catalog/storefront.html", cooperative=cooperative, products=products,
+                           certifications=certifications, commune=address.ward_name(cooperative.ward_code),
+                           province=address.province_name(cooperative.province_code))
+
+
+@bp.get("/media/products/<name>")
+def product_photo(name: str):
+    from pathlib import Path
+
+    from flask import abort, send_from_directory
+
+    if not re.fullmatch(r"\d+-[0-9a-f]{12}\.jpg", name):
+        abort(404)
+    response = send_from_directory(Path(current_app.instance_path) / "media" / "products", name, mimetype="image/jpeg")
+    response.cache_control.public = True
+    response.cache_control.max_age = 31536000  # the name changes with the content
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.get("/p/gtin/<gtin>/photo")
+def product_photo_by_gtin(gtin: str):
+    from flask import abort
+
+    product, _cooperative = PublicCatalog(get_session()).product_by_gtin(gtin)
+    if not product.photo:
+        abort(404)
+    return redirect(url_for(".product_photo", name=product.photo))
 
 
 @bp.get("/p/<int:product_id>")
@@ -61,8 +114,13 @@ def product_by_gtin(gtin: str):
 @bp.get("/htx/")
 @requires("coop:product:read")
 def backoffice_home():
+    from flask_wtf import FlaskForm
+
     service = _backoffice()
-    return render_template("catalog/backoffice_home.html", cooperative=service.cooperative(), products=service.products())
+    cooperative = service.cooperative()
+    _c, _p, certifications = PublicCatalog(get_session()).storefront(cooperative.slug) if cooperative.status == "approved" else (None, None, [])
+    return render_template("catalog/backoffice_home.html", cooperative=cooperative, products=service.products(),
+                           certifications=certifications, form=FlaskForm())
 
 
 @bp.route("/htx/products/new", methods=["GET", "POST"])
@@ -84,10 +142,67 @@ def new_product():
 @bp.get("/htx/products/<int:product_id>")
 @requires("coop:product:read")
 def backoffice_product(product_id: int):
+    from flask_wtf import FlaskForm
+
     service = _backoffice()
     return render_template(
-        "catalog/backoffice_product.html", product=service.product(product_id), batches=service.batches(product_id)
+        "catalog/backoffice_product.html", product=service.product(product_id), batches=service.batches(product_id),
+        form=FlaskForm(), errors={},
     )
+
+
+@bp.post("/htx/products/<int:product_id>")
+@requires("coop:product:write")
+def update_product(product_id: int):
+    from pathlib import Path
+
+    from flask_wtf import FlaskForm
+
+    service = _backoffice()
+    form = FlaskForm()
+    errors: dict[str, str] = {}
+    if not form.validate_on_submit():
+        errors["photo"] = gettext("Your form expired. Please try again.")
+    else:
+        try:
+            upload = request.files.get("photo")
+            if upload and upload.filename:
+                service.set_photo(product_id, upload.read(service.MAX_PHOTO_BYTES + 1), Path(current_app.instance_path) / "media" / "products")
+            if "ocop_stars" in request.form:
+                stars = request.form.get("ocop_stars", type=int)
+                service.set_ocop(product_id, stars or None, request.form.get("ocop_decision", ""))
+        except ServiceError as error:
+            errors[error.field or "photo"] = error.message
+    if errors:
+        return render_template("catalog/backoffice_product.html", product=service.product(product_id),
+                               batches=service.batches(product_id), form=form, errors=errors), 400
+    flash(gettext("Product updated."), "success")
+    return redirect(url_for(".backoffice_product", product_id=product_id), 303)
+
+
+@bp.post("/htx/certifications")
+@requires("coop:product:write")
+def add_certification():
+    from datetime import date as date_type
+
+    from flask_wtf import FlaskForm
+
+    if not FlaskForm().validate_on_submit():
+        flash(gettext("Your form expired. Please try again."), "error")
+        return redirect(url_for(".backoffice_home"), 303)
+    valid_until = None
+    if request.form.get("valid_until"):
+        try:
+            valid_until = date_type.fromisoformat(request.form["valid_until"])
+        except ValueError:
+            flash(gettext("Enter the date."), "error")
+            return redirect(url_for(".backoffice_home"), 303)
+    try:
+        _backoffice().add_certification(request.form.get("name", ""), request.form.get("number", ""),
+                                        request.form.get("issued_by", ""), valid_until)
+    except ServiceError as error:
+        flash(error.message, "error")
+    return redirect(url_for(".backoffice_home"), 303)
 
 
 @bp.route("/htx/products/<int:product_id>/batches/new", methods=["GET", "POST"])

@@ -61,12 +61,12 @@ function show(state, text, summary, reason = "") {
     dd.dataset.field = k;
     return [dt, dd];
   }));
-  box.hidden = false;
+  box.hidden = state === "idle";
 }
 let runs = 0;
 async function check() {
   const run = ++runs, fragment = location.hash.slice(1);
-  if (!/^v\d+\./.test(fragment)) return (box.hidden = true); // e.g. #report
+  if (!/^v\d+\./.test(fragment)) return show("idle", ""); // e.g. #report
   let summary, why;
   try {
     const root = b64(box.dataset.rootKey || "");
@@ -74,7 +74,7 @@ async function check() {
     await subtle.importKey("raw", root, ED, false, ["verify"]).catch(() => fail(UNSUPPORTED));
     summary = await open(fragment, root);
   } catch (e) { why = Object.hasOwn(WHY, e.message) || e.message === UNSUPPORTED ? e.message : "malformed"; }
-  if (run !== runs) return; // a newer label came meanwhile
+  if (run !== runs) return; // a newer label came
   if (why === UNSUPPORTED) return show("error", why);
   if (why) return show("failed", `✘ Nhãn không hợp lệ: ${WHY[why]} (${why}).`, null, why);
   show("ok", `✔ Nhãn hợp lệ, do ${summary.c} ký (kiểm tra trên máy, không cần mạng).`, summary);
