@@ -30,7 +30,9 @@ def fresh_app():
     return create_app({
         "INSTANCE_PATH": str(folder), "DATABASE_URL": url, "SECRET_KEY": secrets.token_urlsafe(32),
         "KEY_ENCRYPTION_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
-        "PUBLIC_BASE_URL": "https://nongsan.bench", "BROKER_URL": f"sqla+sqlite:///{folder / 'broker.sqlite3'}",
+        "PUBLIC_BASE_URL": "https://nongsan.bench",
+        "BROKER_URL": os.environ.get("NONGSAN_BENCH_REDIS_URL") or f"sqla+sqlite:///{folder / 'broker.sqlite3'}",
+        "REDIS_URL": os.environ.get("NONGSAN_BENCH_REDIS_URL"),
         "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False,
     })
 

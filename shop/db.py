@@ -30,6 +30,7 @@ SQLModel.metadata.naming_convention = NAMING_CONVENTION
 metadata: MetaData = SQLModel.metadata
 
 _AFTER_COMMIT_KEY = "nongsan_after_commit"
+_READY_KEY = "nongsan_committed"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -57,6 +58,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 20)
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
@@ -93,13 +96,16 @@ class Database:
         session: Session | None = g.pop("db_session", None)
         if session is None:
             return response
+        ready: list = []
         try:
             if response.status_code < 400:
                 session.commit()
+                ready = session.info.pop(_READY_KEY, [])
             else:
                 session.rollback()
         finally:
             session.close()
+        _run(ready)
         return response
 
     @staticmethod
@@ -126,9 +132,11 @@ def unit_of_work() -> Iterator[Session]:
     session = db.new_session()
     previous = g.get("db_session")
     g.db_session = session
+    ready: list = []
     try:
         yield session
         session.commit()
+        ready = session.info.pop(_READY_KEY, [])
     except BaseException:
         session.rollback()
         raise
@@ -138,23 +146,37 @@ def unit_of_work() -> Iterator[Session]:
             g.pop("db_session", None)
         else:
             g.db_session = previous
+    _run(ready)
 
 
 def after_commit(session: Session, callback: Callable[[], None]) -> None:
-    """Run `callback` after this session's transaction commits; dropped on rollback."""
+    """Run `callback` once this session's transaction has committed and the session has given its
+    connection back (the request or task boundary runs it); dropped on rollback. Running it only
+    after the connection is released matters: a callback that needs the database of its own would
+    otherwise hold two pooled connections at once, and enough concurrent requests then deadlock."""
     session.info.setdefault(_AFTER_COMMIT_KEY, []).append(callback)
 
 
-@event.listens_for(Session, "after_commit")
-def _run_after_commit(session: Session) -> None:
-    if session.in_nested_transaction():
-        return  # a savepoint was released: the outer transaction can still roll back
-    callbacks = session.info.pop(_AFTER_COMMIT_KEY, [])
+def run_committed_callbacks(session: Session) -> None:
+    """For code that commits a session itself, outside `unit_of_work` and the request boundary."""
+    _run(session.info.pop(_READY_KEY, []))
+
+
+def _run(callbacks: list) -> None:
     for callback in callbacks:
         callback()
+
+
+@event.listens_for(Session, "after_commit")
+def _committed(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint was released: the outer transaction can still roll back
+    session.info.setdefault(_READY_KEY, []).extend(session.info.pop(_AFTER_COMMIT_KEY, []))
 
 
 @event.listens_for(Session, "after_soft_rollback")
 def _drop_after_commit(session: Session, previous_transaction) -> None:
     if previous_transaction.parent is None:  # the outermost transaction was rolled back
         session.info.pop(_AFTER_COMMIT_KEY, None)
+        session.info.pop(_READY_KEY, None)
+        session.info.pop("nongsan_outbox_batch", None)

@@ -23,16 +23,26 @@ from workers.models import OutboxMessage
 log = logging.getLogger(__name__)
 
 
+_BATCH_KEY = "nongsan_outbox_batch"
+
+
 def enqueue(session: Session, task_name: str, **kwargs) -> OutboxMessage:
     message = OutboxMessage(id=str(uuid.uuid4()), task_name=task_name, kwargs=kwargs)
     session.add(message)
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    batch = session.info.get(_BATCH_KEY)
+    if batch is None:
+        # One relay per transaction, however many messages it wrote: one broker connection and
+        # one UPDATE marking them sent.
+        batch = session.info[_BATCH_KEY] = []
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
 
-    def _relay() -> None:
-        with app.app_context():
-            relay([(message.id, task_name, kwargs)])
+        def _relay() -> None:
+            messages = session.info.pop(_BATCH_KEY, None) or batch
+            with app.app_context():
+                relay(messages)
 
-    after_commit(session, _relay)
+        after_commit(session, _relay)
+    batch.append((message.id, task_name, kwargs))
     return message
 
 

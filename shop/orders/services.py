@@ -137,8 +137,6 @@ class OrderService:
         weight = 0
         order_lines = []
         for batch, product, quantity in items:
-            if not held:
-                self._take_stock(batch, quantity, product)
             line_total = product.price_vnd * quantity  # prices come from the database, never the form
             goods_total += line_total
             weight += product.unit_weight_g * quantity
@@ -169,9 +167,14 @@ class OrderService:
             line.order_id = order.id
             self.session.add(line)
         self.session.add(OrderStatusChange(order_id=order.id, to_status=OrderStatus.PLACED, actor="buyer"))
-        self.session.flush()
         outbox.enqueue(self.session, "nongsan.orders.prepare_shipment", order_id=order.id)
         outbox.enqueue(self.session, "nongsan.orders.send_new_order_email", order_id=order.id)
+        self.session.flush()
+        if not held:
+            # Stock is taken last, in batch order: the hot row stays locked only from here to the
+            # commit, and two checkouts never wait for each other's rows in opposite orders.
+            for batch, product, quantity in sorted(items, key=lambda item: item[0].id):
+                self._take_stock(batch, quantity, product)
         return order
 
     # -- reading ---------------------------------------------------------------------------------
@@ -256,6 +259,8 @@ class OrderService:
             self.session.add(OrderStatusChange(order_id=order.id, from_status=order.status, to_status=order.status,
                                                actor=actor, reason="payment received"))
             self.session.flush()
+        if order.status == OrderStatus.DELIVERED:
+            self.transition(order, OrderStatus.SETTLED, actor, reason="paid by transfer and delivered")
         return order
 
     def _next_invoice_number(self, cooperative_id: int) -> str:
@@ -381,3 +386,5 @@ def on_shipment_status_changed(_sender, *, session: Session, shipment, previous:
         service.transition(order, OrderStatus.HANDED_TO_POST, actor)
     if order.status != target and target in TRANSITIONS[order.status]:
         service.transition(order, target, actor)
+    if order.status == OrderStatus.DELIVERED and order.payment_method == PaymentMethod.VIETQR and order.paid_at is not None:
+        service.transition(order, OrderStatus.SETTLED, actor, reason="paid by transfer and delivered")

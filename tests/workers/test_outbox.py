@@ -9,12 +9,11 @@ from workers.models import OutboxMessage
 
 def test_message_is_sent_after_commit_and_marked(app, session):
     with app.app_context():
-        from shop.db import get_session
+        from shop.db import unit_of_work
 
-        work = get_session()
-        message = outbox.enqueue(work, "nongsan.outbox.sweep")
-        assert session.get(OutboxMessage, message.id) is None  # nothing visible before the flush/commit
-        work.commit()
+        with unit_of_work() as work:
+            message = outbox.enqueue(work, "nongsan.outbox.sweep")
+            assert session.get(OutboxMessage, message.id) is None  # nothing visible before the flush/commit
     stored = session.get(OutboxMessage, message.id)
     assert stored is not None and stored.sent_at is not None and stored.send_attempts == 1
 
@@ -37,11 +36,10 @@ def test_unreachable_broker_leaves_message_pending_until_the_sweep(app, session,
     down = create_app({**base_config(tmp_path / "down", app.config["DATABASE_URL"], "redis://127.0.0.1:1/0"),
                        "DATABASE_BIND": db_connection})
     with down.app_context():
-        from shop.db import get_session
+        from shop.db import unit_of_work
 
-        work = get_session()
-        message = outbox.enqueue(work, "nongsan.outbox.sweep")
-        work.commit()
+        with unit_of_work() as work:
+            message = outbox.enqueue(work, "nongsan.outbox.sweep")
     pending = session.get(OutboxMessage, message.id)
     session.refresh(pending)
     assert pending.sent_at is None and pending.last_error
