@@ -218,8 +218,10 @@ def _render_trace_page(session, keys, batch: BatchRef, link: gs1.DigitalLink, re
 
     root = keys.alliance_root()
     root_der = x509ca.cert_from_pem(root.certificate_pem).public_bytes(_DER)
+    profile_hook = current_app.extensions.get("nongsan.trace_profile")
+    profile = profile_hook(batch.gtin) if profile_hook else None
     return render_template(
-        "traceability/trace.html", link=link, uri=link.uri(_base()), result=result, events=verified_events,
+        "traceability/trace.html", link=link, profile=profile, uri=link.uri(_base()), result=result, events=verified_events,
         scan_warning=WARNINGS.get(warning) if warning else None, warning_code=warning,
         issuer=issuer, recall=recall, findings=findings, root_sha256=crypto.sha256_hex(root_der),
         root_public_key=root.public_key,  # static/js/offline.js checks labels' fragments with it

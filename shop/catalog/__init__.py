@@ -10,3 +10,12 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(bp)
     app.register_blueprint(api)
+
+    def _profile(gtin: str):
+        from shop.catalog.services import PublicCatalog
+        from shop.db import get_session
+
+        return PublicCatalog(get_session()).profile_for_gtin(gtin)
+
+    # The scan page (traceability) shows the cooperative's card without importing the shop.
+    app.extensions["nongsan.trace_profile"] = _profile
