@@ -22,7 +22,9 @@ def init_app(app: Flask) -> None:
 
     app.register_error_handler(TraceabilityError, _traceability_error)
     app.register_error_handler(gs1.GS1Error, _gs1_error)
+    from traceability.fastpath import ScanFastPath
     from traceability.views import init_limits
 
     init_limits(app)
+    app.wsgi_app = ScanFastPath(app, app.wsgi_app)
     app.register_blueprint(bp)

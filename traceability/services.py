@@ -478,6 +478,7 @@ class RecallService:
 
         if has_app_context():  # this process shows the recall at once; others within the page cache time
             current_app.extensions.get("nongsan.trace_pages", {}).clear()
+            current_app.extensions.get("nongsan.trace_fast", {}).clear()
         return recall
 
 
@@ -546,12 +547,13 @@ def scan_counter(session: Session):
         if counter.due():
             counter.flush_to(session)
         return counter
-    client = current_app.extensions.get("nongsan.redis")
-    if client is None:
+    counter = current_app.extensions.get("nongsan.scan_redis_counter")
+    if counter is None:
         import redis
 
-        client = current_app.extensions["nongsan.redis"] = redis.Redis.from_url(url, socket_timeout=2)
-    return RedisCounter(client)
+        client = redis.Redis.from_url(url, socket_timeout=2)
+        counter = current_app.extensions["nongsan.scan_redis_counter"] = RedisCounter(client)
+    return counter
 
 
 def scan_service(session: Session):

@@ -201,7 +201,23 @@ def _trace_page(session, keys, batch: BatchRef, link: gs1.DigitalLink, recall, s
             if len(page_cache) > 2000:
                 page_cache.clear()
             page_cache[cache_key] = (now, body, status)
-    return _page_response(body, status, public=anonymous and warning is None, batch_uri=link.uri(_base()))
+    response = _page_response(body, status, public=anonymous and warning is None, batch_uri=link.uri(_base()))
+    if anonymous and warning is None and response.status_code != 304:
+        _remember_for_fast_path(now, body, response, link)
+    return response
+
+
+def _remember_for_fast_path(stamp: float, body: bytes, response: Response, link: gs1.DigitalLink) -> None:
+    """Hand the finished response to the WSGI micro-cache (traceability.fastpath)."""
+    from flask_babel import get_locale
+
+    fast = current_app.extensions.setdefault("nongsan.trace_fast", {})
+    if len(fast) > 2000:
+        fast.clear()
+    headers = [(k, v) for k, v in response.headers.items() if k.lower() != "set-cookie"]
+    raw = _raw_path()
+    fast[(raw, request.query_string.decode(), str(get_locale()))] = (
+        stamp, body, response.status, response.get_etag()[0], headers, (link.gtin, link.lot))
 
 
 def _render_trace_page(session, keys, batch: BatchRef, link: gs1.DigitalLink, recall, warning: str | None) -> str:

@@ -98,3 +98,22 @@ def test_consumer_reports_a_problem_without_an_account_and_is_rate_limited(app, 
     statuses = [client.post(path, data={"category": "other", "message": "lặp lại nhiều lần"}).status_code for _ in range(6)]
     assert 429 in statuses
     assert client.post(f"/report/01/{product.gtin}/10/NOPE", data={"category": "other", "message": "x" * 20}).status_code in (404, 429)
+
+
+def test_scan_rush_is_served_from_the_micro_cache_and_still_counted(app, client, session, serialised):
+    """With buffered counters (the default) repeated anonymous scans skip the application."""
+    _, product, batch, _ = serialised
+    app.config["SCAN_BUFFER_SECONDS"] = 3600
+    path = f"/01/{product.gtin}/10/{batch.lot}"
+    first = client.get(path)
+    assert first.status_code == 200
+    for _ in range(5):
+        again = client.get(path)
+        assert again.status_code == 200 and again.data == first.data
+    assert client.get(path, headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
+    with app.app_context():
+        counter = app.extensions["nongsan.scan_buffer"]
+        assert sum(counter.pending.values()) == 7
+        counter.flush_to(session)
+    assert session.exec(select(ScanDay.count).where(ScanDay.gtin == product.gtin)).one() == 7
+    assert app.extensions["nongsan.trace_fast"], "the rendered page was handed to the WSGI micro-cache"
