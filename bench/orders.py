@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 import time
-from decimal import Decimal
 
 from sqlalchemy import text
 

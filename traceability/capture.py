@@ -12,7 +12,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from traceability import epcis, gs1
-from traceability.models import Credential, SigningKey
+from traceability.models import Credential
 from traceability.schemas import BatchRef, IssuerRef
 from traceability.services import CredentialService
 

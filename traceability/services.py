@@ -6,7 +6,7 @@ import hashlib
 import json
 import uuid
 from functools import lru_cache
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -480,16 +480,6 @@ class RecallService:
             current_app.extensions.get("nongsan.trace_pages", {}).clear()
             current_app.extensions.get("nongsan.trace_fast", {}).clear()
         return recall
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def transparency_log(session: Session, keys: KeyService) -> TransparencyLog:

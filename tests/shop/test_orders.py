@@ -1,11 +1,10 @@
 import re
-import threading
 
 import pytest
 from sqlmodel import select
 
 from shop.accounts.models import Role
-from shop.catalog.models import Batch, Reservation
+from shop.catalog.models import Reservation
 from shop.orders.models import Order, OrderStatus
 from shop.orders.schemas import CartLine, CheckoutData
 from shop.orders.services import OrderService

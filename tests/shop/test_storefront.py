@@ -15,7 +15,6 @@ def _png(size=(50, 40)) -> bytes:
 
 @pytest.fixture
 def shop_world(app, factory, session):
-    from decimal import Decimal
 
     st = factory.cooperative(name="HTX Lúa thơm Mỹ Xuyên")
     hanh = factory.cooperative(name="HTX Hành tím Vĩnh Châu", province_code=79, ward_code=26882)

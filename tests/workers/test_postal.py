@@ -2,7 +2,7 @@ import pytest
 from sqlmodel import select
 
 from shop.accounts.models import Role
-from shop.orders.models import Order, OrderStatus
+from shop.orders.models import OrderStatus
 from shop.orders.schemas import CartLine
 from shop.orders.services import OrderService
 from shop.orders.tasks import prepare_shipment
