@@ -28,6 +28,16 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         static_folder=str(PROJECT_ROOT / "static"),
         static_url_path="/static",
     )
+    from werkzeug.routing import IntegerConverter
+
+    class BoundedIntConverter(IntegerConverter):
+        """Ids in URLs fit the database's integer: a 25-digit id is a 404, not a 500."""
+
+        def __init__(self, url_map, *args, **kwargs):
+            kwargs.setdefault("max", 2**31 - 1)
+            super().__init__(url_map, *args, **kwargs)
+
+    app.url_map.converters["int"] = BoundedIntConverter
     app.config.update(config_module.DEFAULTS)
     app.config.from_prefixed_env("NONGSAN")
     app.config.update(overrides)

@@ -42,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "ALLIANCE_PROVINCE_CODE": 92,
     "LOGIN_RATE_LIMIT": "10 per minute;30 per hour",
     "REPORT_RATE_LIMIT": "5 per hour",
+    "SCAN_COUNTER": "auto",
     "SCAN_BUFFER_SECONDS": 10,
     "ALLIANCE_EMAIL": None,
     "OUTBOX_SWEEP_SECONDS": 30,

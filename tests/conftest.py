@@ -70,7 +70,7 @@ def base_config(instance_path: Path, database_url: str, broker_url: str) -> dict
         "PUBLIC_BASE_URL": "https://nongsan.test",
         "CELERY_QUEUE": f"nongsan-test-{RUN_ID}",
         "RATELIMIT_STORAGE_URI": "memory://",
-        "SCAN_BUFFER_SECONDS": 0,  # tests read the counts right away
+        "SCAN_COUNTER": "database",  # tests read the counts right away
     }
 
 

@@ -73,10 +73,14 @@ def batch_named_by(event: dict[str, Any]) -> BatchRef | None:
 
 
 class CaptureService:
-    def __init__(self, session: Session, credentials: CredentialService, *, schema_path: str | None = None) -> None:
+    def __init__(self, session: Session, credentials: CredentialService, *, schema_path: str | None = None,
+                 owns_gtin=None) -> None:
         self.session = session
         self.credentials = credentials
         self.schema_path = schema_path
+        # Who may start a new record for a GTIN is the shop's knowledge (its products); without
+        # this check one cooperative could open lots under another's GTIN.
+        self.owns_gtin = owns_gtin or (lambda gtin: False)
 
     def _owner_did(self, batch: BatchRef) -> str | None:
         first = self.session.exec(
@@ -108,6 +112,9 @@ class CaptureService:
             owner = owners[batch]
             if owner is None and event.get("processType") != "harvest":
                 problems.append(epcis.CaptureProblem(pointer, f"batch {batch.gtin}/{batch.lot} is unknown; start it with a commissioning (ADD) event"))
+                continue
+            if owner is None and not self.owns_gtin(batch.gtin):
+                problems.append(epcis.CaptureProblem(pointer, f"GTIN {batch.gtin} belongs to another cooperative"))
                 continue
             if owner not in (None, own_did):
                 problems.append(epcis.CaptureProblem(pointer, f"batch {batch.gtin}/{batch.lot} belongs to another cooperative"))

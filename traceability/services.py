@@ -315,6 +315,8 @@ class CredentialService:
                              "created_at": logged_at})
             next_index += 1
             heads[ref] = (seq, sha)
+            if event.get("inputQuantityList") or event.get("outputQuantityList"):
+                self._index_transformation(event, sha)
         self.session.execute(insert(Credential), credentials)
         self.session.execute(insert(LogEntry), log_rows)
         self.log.publish_checkpoint()
@@ -520,20 +522,23 @@ def key_service(session: Session) -> KeyService:
 
 
 def scan_counter(session: Session):
-    """Redis counters when Redis is configured (one INCR per scan); otherwise counts buffered in
-    the process and written every few seconds (SCAN_BUFFER_SECONDS, 0 = write every scan)."""
+    """Where batch scan counts go (SCAN_COUNTER): "redis" (one INCR per scan, moved into the
+    database by beat), "buffer" (kept in the process, written every SCAN_BUFFER_SECONDS) or
+    "database" (written with every scan). "auto": Redis when configured, else the buffer."""
     from flask import current_app
 
     from traceability.scans import BufferedCounter, DatabaseCounter, RedisCounter
 
+    mode = current_app.config.get("SCAN_COUNTER", "auto")
     url = current_app.config.get("REDIS_URL")
-    if not url:
-        seconds = float(current_app.config.get("SCAN_BUFFER_SECONDS", 10))
-        if seconds <= 0:
-            return DatabaseCounter(session)
+    if mode == "auto":
+        mode = "redis" if url else "buffer"
+    if mode == "database" or (mode == "redis" and not url):
+        return DatabaseCounter(session)
+    if mode == "buffer":
         counter = current_app.extensions.get("nongsan.scan_buffer")
         if counter is None:
-            counter = current_app.extensions["nongsan.scan_buffer"] = BufferedCounter(seconds)
+            counter = current_app.extensions["nongsan.scan_buffer"] = BufferedCounter(float(current_app.config.get("SCAN_BUFFER_SECONDS", 10)))
         if counter.due():
             counter.flush_to(session)
         return counter

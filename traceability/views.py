@@ -188,7 +188,10 @@ def _trace_page(session, keys, batch: BatchRef, link: gs1.DigitalLink, recall, s
         response = jsonify(result.as_dict())
         response.status_code = status
         return response
-    anonymous = not current_user.is_authenticated
+    from flask import session as web_session
+
+    # A page with a message for this visitor ("thank you for your report") is nobody else's page.
+    anonymous = not current_user.is_authenticated and "_flashes" not in web_session
     page_cache = _page_cache()
     cache_key = (request.full_path, str(get_locale()))
     now = time.monotonic()

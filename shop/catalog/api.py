@@ -47,7 +47,14 @@ def capture():
     except ValueError as error:
         return _problem(400, "Malformed JSON", str(error))
     credentials = CredentialService(session, key_service(session))
-    service = CaptureService(session, credentials, schema_path=current_app.config.get("EPCIS_SCHEMA_PATH"))
+    from sqlmodel import select
+
+    from shop.catalog.models import Product
+
+    def owns_gtin(gtin: str) -> bool:
+        return session.exec(select(Product.id).where(Product.gtin == gtin, Product.cooperative_id == cooperative.id)).first() is not None
+
+    service = CaptureService(session, credentials, schema_path=current_app.config.get("EPCIS_SCHEMA_PATH"), owns_gtin=owns_gtin)
     try:
         result = service.capture(IssuerRef("cooperative", cooperative.id, cooperative.name), document)
     except CaptureRejected as rejected:

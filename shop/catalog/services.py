@@ -255,12 +255,8 @@ class CatalogService:
                 self._issuer(cooperative), BatchRef(product.gtin, batch.lot), reason, actor,
                 cooperative_location(cooperative, self.credentials.keys.base_url))
         except TraceabilityError as error:
-            raise ServiceError(gettext("Give the reason for the recall (at least 5 characters)."), field=error.field) from error
-        batch.stock_units = 0
-        self.session.flush()
-        from workers import outbox
-
-        outbox.enqueue(self.session, "nongsan.orders.send_recall_alerts", batch_id=batch.id)
+            raise ServiceError(error.message, field=error.field, status=error.status) from error
+        withdraw_from_sale(self.session, product.gtin, batch.lot)
         return recall
 
     def insights(self, batch_id: int, scans) -> dict:
@@ -380,6 +376,35 @@ class CatalogService:
         return events.pre_harvest_findings(payloads) + events.mass_balance_findings(payloads, batch.quantity_g / 1000)
 
 
+def is_recalled(session: Session, gtin: str, lot: str) -> bool:
+    from traceability.models import Recall
+
+    return session.exec(select(Recall.id).where(Recall.gtin == gtin, Recall.lot == lot)).first() is not None
+
+
+def not_recalled():
+    """SQL condition: the batch (joined with its product) has no recall."""
+    from sqlalchemy import exists, not_
+
+    from traceability.models import Recall
+
+    return not_(exists().where(Recall.gtin == Product.gtin, Recall.lot == Batch.lot))
+
+
+def withdraw_from_sale(session: Session, gtin: str, lot: str) -> None:
+    """After a recall (by the cooperative or the alliance): nothing left to sell, buyers alerted."""
+    from workers import outbox
+
+    batch = session.exec(
+        select(Batch).join(Product, Product.id == Batch.product_id).where(Product.gtin == gtin, Batch.lot == lot)
+    ).first()
+    if batch is None:
+        return
+    batch.stock_units = 0
+    session.flush()
+    outbox.enqueue(session, "nongsan.orders.send_recall_alerts", batch_id=batch.id)
+
+
 def cooperative_location(cooperative: Cooperative, base_url: str) -> dict:
     """Where a cooperative's events happen, as carried inside its signed events."""
     from shop import address
@@ -431,7 +456,7 @@ class PublicCatalog:
             query = query.where(exists().where(Certification.cooperative_id == Cooperative.id,
                                                sqlfunc.lower(Certification.name) == certification.lower()))
         if in_stock:
-            query = query.where(exists().where(Batch.product_id == Product.id, Batch.stock_units > 0))
+            query = query.where(exists().where(Batch.product_id == Product.id, Batch.stock_units > 0, not_recalled()))
         rank = case(
             (Product.name_ascii.startswith(folded), 3),  # type: ignore[attr-defined]
             (Product.name_ascii.contains(folded), 2),  # type: ignore[attr-defined]
@@ -480,7 +505,8 @@ class PublicCatalog:
     def batches_in_stock(self, product_id: int) -> list[Batch]:
         query = (
             select(Batch)
-            .where(Batch.product_id == product_id, Batch.stock_units > 0)
+            .join(Product, Product.id == Batch.product_id)
+            .where(Batch.product_id == product_id, Batch.stock_units > 0, not_recalled())
             .order_by(Batch.harvest_date.desc())
         )
         return list(self.session.exec(query))
@@ -490,7 +516,8 @@ class PublicCatalog:
             select(Batch, Product, Cooperative)
             .join(Product, Product.id == Batch.product_id)
             .join(Cooperative, Cooperative.id == Product.cooperative_id)
-            .where(Batch.id == batch_id, Product.is_listed == True, Cooperative.status == CooperativeStatus.APPROVED)  # noqa: E712
+            .where(Batch.id == batch_id, Product.is_listed == True, Cooperative.status == CooperativeStatus.APPROVED,  # noqa: E712
+                   not_recalled())
         ).first()
         if row is None:
             raise NotFound(gettext("This batch is no longer for sale."), field="batch_id")

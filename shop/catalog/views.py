@@ -50,9 +50,10 @@ def home():
     query = args.get("q", "")[:100]
     category = args.get("category") if args.get("category") in {c.value for c in Category} else None
     province = args.get("province", type=int)
+    province = province if province and address.province_name(province) != "?" else None
     certification = (args.get("cert") or "")[:40] or None
     in_stock = args.get("in_stock") == "1"
-    page = max(1, args.get("page", 1, type=int))
+    page = min(max(1, args.get("page", 1, type=int)), 10_000)
     rows, total = PublicCatalog(get_session()).find(query, category=category, province=province, certification=certification,
                                                     in_stock=in_stock, page=page, per_page=PER_PAGE)
     pages = max(1, -(-total // PER_PAGE))
@@ -165,12 +166,14 @@ def update_product(product_id: int):
         errors["photo"] = gettext("Your form expired. Please try again.")
     else:
         try:
-            upload = request.files.get("photo")
-            if upload and upload.filename:
-                service.set_photo(product_id, upload.read(service.MAX_PHOTO_BYTES + 1), Path(current_app.instance_path) / "media" / "products")
             if "ocop_stars" in request.form:
-                stars = request.form.get("ocop_stars", type=int)
-                service.set_ocop(product_id, stars or None, request.form.get("ocop_decision", ""))
+                raw_stars = request.form.get("ocop_stars", "").strip()
+                if raw_stars and not raw_stars.isdigit():
+                    raise ServiceError(gettext("OCOP products have 3, 4 or 5 stars."), field="ocop_stars")
+                service.set_ocop(product_id, int(raw_stars) if raw_stars else None, request.form.get("ocop_decision", ""))
+            upload = request.files.get("photo")
+            if upload and upload.filename:  # last: the file is the one thing a rollback cannot undo
+                service.set_photo(product_id, upload.read(service.MAX_PHOTO_BYTES + 1), Path(current_app.instance_path) / "media" / "products")
         except ServiceError as error:
             errors[error.field or "photo"] = error.message
     if errors:

@@ -88,12 +88,16 @@ class CooperativeService:
         alliance = IssuerRef("alliance", None, self.keys.alliance_name)
         location = {"id": self.keys.base_url, "name": self.keys.alliance_name}
         try:
-            return RecallService(self.session, CredentialService(self.session, self.keys)).recall(
+            recall = RecallService(self.session, CredentialService(self.session, self.keys)).recall(
                 alliance, BatchRef(link.gtin, link.lot), reason, actor, location)
         except TraceabilityError as error:
             if error.status == 404:
                 raise NotFound(gettext("Unknown batch."), field="lot") from error
             raise ServiceError(gettext("Give the reason for the recall (at least 5 characters)."), field="reason") from error
+        from shop.catalog.services import withdraw_from_sale
+
+        withdraw_from_sale(self.session, link.gtin, link.lot)
+        return recall
 
     def all(self) -> list[Cooperative]:
         return list(self.session.exec(select(Cooperative).order_by(Cooperative.name)))

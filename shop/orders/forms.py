@@ -7,7 +7,7 @@ from shop import address
 
 
 class AddToCartForm(FlaskForm):
-    batch_id = IntegerField(validators=[InputRequired()])
+    batch_id = IntegerField(validators=[InputRequired(), NumberRange(min=1, max=2**31 - 1)])
     quantity = IntegerField(
         _l("Quantity"), default=1,
         validators=[InputRequired(_l("Enter a quantity.")), NumberRange(min=1, max=1000, message=_l("Between 1 and 1000."))],

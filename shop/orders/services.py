@@ -216,9 +216,7 @@ class OrderService:
         self.session.add(OrderStatusChange(order_id=order.id, from_status=previous, to_status=target, actor=actor, reason=reason))
         if target in RESTORES_STOCK:
             for line in self.lines(order.id):  # type: ignore[arg-type]
-                self.session.exec(
-                    update(Batch).where(Batch.id == line.batch_id).values(stock_units=Batch.stock_units + line.quantity)
-                )
+                restock(self.session, line.batch_id, line.quantity)
         self.session.flush()
         return True
 
@@ -241,6 +239,13 @@ class OrderService:
         if len(reason) < 3:
             raise ServiceError(gettext("Say why the order is cancelled."), field="reason")
         order = self.get_for_cooperative(cooperative_id, order_id)
+        from workers.postal.services import ShipmentService
+
+        # The parcel must not travel without its order: stop the shipment job, or refuse if the
+        # post already has the parcel.
+        if not ShipmentService(self.session).cancel_for_order(order.id, actor):
+            raise ServiceError(gettext("The post office already has this parcel; it can no longer be cancelled here."),
+                               field="status", status=409)
         self.transition(order, OrderStatus.CANCELLED, actor, reason=reason[:300])
         return order
 
@@ -295,6 +300,17 @@ class OrderService:
         return order.goods_total_vnd + shipping_fee if order.payment_method == PaymentMethod.COD else 0
 
 
+def restock(session: Session, batch_id: int, quantity: int) -> None:
+    """Units back on sale, unless the batch was recalled meanwhile: recalled food is never resold."""
+    from shop.catalog.models import Product
+    from shop.catalog.services import is_recalled
+
+    row = session.exec(select(Batch.lot, Product.gtin).join(Product, Product.id == Batch.product_id).where(Batch.id == batch_id)).first()
+    if row is None or is_recalled(session, row[1], row[0]):
+        return
+    session.exec(update(Batch).where(Batch.id == batch_id).values(stock_units=Batch.stock_units + quantity))
+
+
 def quote_for(cooperative: Cooperative, data: CheckoutData, weight_g: int, goods_total: int):
     """The tariff's price for this parcel, computed the same way the worker quotes it."""
     from workers.postal.schemas import Parcel
@@ -338,8 +354,7 @@ class ReservationService:
             query = query.where(Reservation.expires_at < utcnow())
         released = 0
         for reservation in self.session.exec(query.with_for_update()):
-            self.session.exec(update(Batch).where(Batch.id == reservation.batch_id)
-                              .values(stock_units=Batch.stock_units + reservation.quantity))
+            restock(self.session, reservation.batch_id, reservation.quantity)
             self.session.delete(reservation)
             released += reservation.quantity
         self.session.flush()

@@ -28,6 +28,8 @@ def prepare_shipment(self, order_id: int) -> str | None:
         if order is None:
             log.warning("prepare_shipment: order %s does not exist", order_id)
             return None
+        if order.status == "cancelled":
+            return None  # cancelled before the worker got to it: no parcel to send
         shipments = ShipmentService(session)
         existing = shipments.for_order(order_id)
         if existing is not None:

@@ -13,6 +13,7 @@ from shop import address
 from shop.accounts.permissions import requires
 from shop.catalog.services import PublicCatalog
 from shop.db import get_session
+from shop.extensions import limiter
 from shop.errors import NotFound, ServiceError
 from shop.forms import apply_errors, schema_from_form
 from shop.orders import cart
@@ -23,6 +24,13 @@ from workers.postal.services import ShipmentService
 
 bp = Blueprint("orders", __name__)
 TRACKED_KEY = "tracked_orders"
+CHECKOUT_KEY = "checkout_key"
+
+
+def _checkout_limit() -> str:
+    from flask import current_app
+
+    return current_app.config.get("CHECKOUT_RATE_LIMIT", "60 per hour")
 
 
 def _cart_view():
@@ -66,6 +74,7 @@ def update_cart():
 
 
 @bp.route("/checkout", methods=["GET", "POST"])
+@limiter.limit(_checkout_limit)
 def checkout():
     rows, total = _cart_view()
     form = CheckoutForm()
@@ -74,17 +83,22 @@ def checkout():
     if not rows and request.method == "GET":
         return redirect(url_for(".view_cart"))
     if request.method == "GET":
-        form.checkout_key.data = secrets.token_urlsafe(18)
+        # One key per visitor's checkout: reloading the page moves the same hold instead of adding one.
+        form.checkout_key.data = session.setdefault(CHECKOUT_KEY, secrets.token_urlsafe(18))
         if province:
             form.province_code.data = province
+        db_session = get_session()
         try:
             # Hold the units while the buyer fills in the form; they return to stock if abandoned.
-            ReservationService(get_session()).reserve(form.checkout_key.data, {l.batch_id: l.quantity for l in cart.lines()})
+            # A savepoint: if one line cannot be held, none of them is.
+            with db_session.begin_nested():
+                ReservationService(db_session).reserve(form.checkout_key.data,
+                                                       {row["batch"].id: row["quantity"] for row in rows})
         except ServiceError as error:
             flash(error.message, "error")
             return redirect(url_for(".view_cart"), 303)
     if form.validate_on_submit():
-        key = request.headers.get("Idempotency-Key") or form.checkout_key.data
+        key = form.checkout_key.data
         try:
             data = schema_from_form(CheckoutData, form)
             orders = OrderService(get_session()).place(key, cart.lines(), data)
@@ -92,6 +106,7 @@ def checkout():
             apply_errors(form, error)
         else:
             cart.clear()
+            session.pop(CHECKOUT_KEY, None)
             session[TRACKED_KEY] = list({*session.get(TRACKED_KEY, []), *(o.public_token for o in orders)})[-20:]
             return redirect(url_for(".placed", tokens=",".join(o.public_token for o in orders)), 303)
     return render_template("orders/checkout.html", form=form, rows=rows, total=total), 400 if form.errors else 200

@@ -186,3 +186,29 @@ def test_many_buyers_racing_for_the_last_units_never_oversell(tmp_path):
             assert len(session.exec(select(Order)).all()) == 5
     finally:
         stack.close()
+
+
+def test_cancelling_stops_the_shipment_job_and_recalled_stock_is_never_resold(app, client, factory, session):
+    from shop.orders.tasks import prepare_shipment
+    from workers.postal.models import Shipment
+
+    cooperative = factory.cooperative()
+    factory.partner()
+    batch = factory.batch(cooperative, factory.product(cooperative))
+    with app.app_context():
+        service = OrderService(session)
+        order = service.place("cancel-ship-1", [CartLine(batch_id=batch.id, quantity=2)], _checkout())[0]
+        code = prepare_shipment.run(order.id)
+        factory.catalog(cooperative).recall_batch(batch.id, "Phát hiện nấm mốc", actor="member:1")
+        service.cancel(cooperative.id, order.id, "member:1", "Lô hàng bị thu hồi")
+    shipment = session.exec(select(Shipment).where(Shipment.code == code)).one()
+    session.refresh(batch)
+    assert shipment.status == "cancelled"
+    assert batch.stock_units == 0  # the two bags did not go back on sale
+    assert client.get(f"/p/{batch.product_id}").get_data(as_text=True).count('name="batch_id"') == 0
+
+
+def test_huge_ids_in_urls_are_404_not_500(client):
+    assert client.get("/p/99999999999999999999999").status_code == 404
+    assert client.get("/?page=99999999999999999999").status_code == 200
+    assert client.get("/?province=99999999999999999999").status_code == 200

@@ -37,7 +37,9 @@ from traceability.epcis import (
 )
 from traceability.events import CULTIVATING_STEP, build_event, item, quantity
 
-CONFORMANCE = Path(os.environ.get("NONGSAN_EPCIS_CONFORMANCE", "/work/shared/conformance/epcis"))
+from tests.conformance import CONFORMANCE as _CONFORMANCE_ROOT  # noqa: E402
+
+CONFORMANCE = Path(os.environ.get("NONGSAN_EPCIS_CONFORMANCE", str(_CONFORMANCE_ROOT / "epcis")))
 EXAMPLES = sorted((CONFORMANCE / "examples").glob("*.json"))
 
 BASE = "https://nongsan.test"

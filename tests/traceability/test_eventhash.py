@@ -17,6 +17,8 @@ shared EPCIS conformance examples, which contain the very same documents.
 from __future__ import annotations
 
 import copy
+
+from tests.conformance import CONFORMANCE  # noqa: E402
 import hashlib
 import json
 import os
@@ -830,7 +832,7 @@ WITH_PREHASH = [v for v in OFFICIAL_VECTORS if v.prehash is not None]
 # Official CBV 2.0 hashes of the reference project's "*_all_possible_fields"
 # documents; the conformance examples below hold identical copies.
 EXAMPLES_DIR = Path(
-    os.environ.get("NONGSAN_EPCIS_EXAMPLES", "/work/shared/conformance/epcis/examples")
+    os.environ.get("NONGSAN_EPCIS_EXAMPLES", str(CONFORMANCE / "epcis" / "examples"))
 )
 ALL_FIELDS_HASHES = {
     "ObjectEvent_all_possible_fields.json": _ni(

@@ -13,7 +13,7 @@ from shop.accounts.apikeys import ApiKeyService
 from shop.catalog.schemas import TraceEventCreate
 from traceability import crypto
 
-CONFORMANCE = Path(__file__).resolve().parents[3] / "shared" / "conformance"
+from tests.conformance import CONFORMANCE
 
 
 def _schema(*parts):

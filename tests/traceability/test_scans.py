@@ -103,6 +103,7 @@ def test_consumer_reports_a_problem_without_an_account_and_is_rate_limited(app, 
 def test_scan_rush_is_served_from_the_micro_cache_and_still_counted(app, client, session, serialised):
     """With buffered counters (the default) repeated anonymous scans skip the application."""
     _, product, batch, _ = serialised
+    app.config["SCAN_COUNTER"] = "buffer"
     app.config["SCAN_BUFFER_SECONDS"] = 3600
     path = f"/01/{product.gtin}/10/{batch.lot}"
     first = client.get(path)

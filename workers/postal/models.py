@@ -20,6 +20,7 @@ class ShipmentStatus(StrEnum):
     DELIVERY_FAILED = "delivery_failed"
     RETURNING = "returning"
     RETURNED = "returned"
+    CANCELLED = "cancelled"  # the order was cancelled before pick-up
 
 
 class Partner(SQLModel, table=True):

@@ -26,6 +26,7 @@ S10_WEIGHTS = (8, 6, 4, 2, 3, 5, 9, 7)
 NEXT_STATUSES: dict[str, set[str]] = {
     ShipmentStatus.AWAITING_PICKUP: {ShipmentStatus.ACCEPTED, ShipmentStatus.PICKED_UP},
     ShipmentStatus.ACCEPTED: {ShipmentStatus.PICKED_UP},
+    ShipmentStatus.CANCELLED: set(),
     ShipmentStatus.PICKED_UP: {ShipmentStatus.IN_TRANSIT, ShipmentStatus.OUT_FOR_DELIVERY, ShipmentStatus.DELIVERED},
     ShipmentStatus.IN_TRANSIT: {ShipmentStatus.OUT_FOR_DELIVERY, ShipmentStatus.DELIVERED, ShipmentStatus.DELIVERY_FAILED},
     ShipmentStatus.OUT_FOR_DELIVERY: {ShipmentStatus.DELIVERED, ShipmentStatus.DELIVERY_FAILED},
@@ -128,6 +129,21 @@ class ShipmentService:
 
     def for_order(self, order_id: int) -> Shipment | None:
         return self.session.exec(select(Shipment).where(Shipment.order_id == order_id)).first()
+
+    def cancel_for_order(self, order_id: int, actor: str) -> bool:
+        """Cancel the order's shipment job if the post has not picked it up; True when nothing
+        is on its way (no job, or it is now cancelled)."""
+        shipment = self.session.exec(select(Shipment).where(Shipment.order_id == order_id).with_for_update()).first()
+        if shipment is None or shipment.status == ShipmentStatus.CANCELLED:
+            return True
+        if shipment.status not in (ShipmentStatus.AWAITING_PICKUP, ShipmentStatus.ACCEPTED):
+            return False
+        previous = shipment.status
+        shipment.status = ShipmentStatus.CANCELLED
+        shipment.updated_at = utcnow()
+        self.session.add(ShipmentStatusChange(shipment_id=shipment.id, from_status=previous, to_status=shipment.status, actor=actor))
+        self.session.flush()
+        return True
 
     def update_status(self, partner_id: int, code: str, new_status: str, actor: str) -> tuple[Shipment, bool]:
         """Move a shipment forward. Returns (shipment, changed); a repeat is not an error."""
