@@ -403,3 +403,42 @@ def on_shipment_status_changed(_sender, *, session: Session, shipment, previous:
         service.transition(order, target, actor)
     if order.status == OrderStatus.DELIVERED and order.payment_method == PaymentMethod.VIETQR and order.paid_at is not None:
         service.transition(order, OrderStatus.SETTLED, actor, reason="paid by transfer and delivered")
+    if shipment.status in SIGNED_SHIPMENT_EVENTS:
+        sign_delivery_events(session, order, shipment)
+
+
+# Shipment moments that become signed events in the batch's record, signed by the post office.
+SIGNED_SHIPMENT_EVENTS = {"picked_up": "shipping", "delivered": "receiving"}
+
+
+def sign_delivery_events(session: Session, order: Order, shipment) -> None:
+    """The post office's own signature in the trace: picked up (shipping) and delivered (receiving),
+    one event in the record of every batch in the parcel."""
+    from datetime import datetime
+
+    from shop.catalog.models import Product
+    from traceability import events, gs1
+    from traceability.schemas import BatchRef, IssuerRef
+    from traceability.services import CredentialService, TraceabilityError, key_service
+    from workers.postal.models import Partner
+
+    partner = session.get(Partner, shipment.partner_id)
+    issuer = IssuerRef("partner", partner.id, partner.name)
+    keys = key_service(session)
+    try:
+        keys.active_key(issuer)
+    except TraceabilityError:
+        keys.issue_key(issuer)  # a partner's first signature: its key is certified by the alliance now
+    credentials = CredentialService(session, keys)
+    kind = SIGNED_SHIPMENT_EVENTS[shipment.status]
+    location = {"id": f"{keys.base_url}/post/{partner.id}", "name": partner.name,
+                "address": address.province_name(partner.province_code)}
+    for line in OrderService(session).lines(order.id):
+        product = session.get(Product, line.product_id)
+        link = gs1.DigitalLink(gtin=product.gtin, lot=line.lot).uri(keys.base_url)
+        event = events.build_event(
+            kind, event_time=datetime.now(events.LOCAL_TZ), location=location,
+            quantities=[events.quantity(link, product.name, line.quantity * product.unit_weight_g / 1000)],
+            details={"shipment": shipment.code, "destinationProvince": address.province_name(order.province_code)},
+        )
+        credentials.issue(issuer, BatchRef(product.gtin, line.lot), kind, event)

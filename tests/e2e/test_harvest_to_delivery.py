@@ -142,3 +142,9 @@ def test_harvest_to_delivered_parcel(live):
     tracking = buyer.get(track_path).text
     assert 'data-status="delivered"' in tracking
     assert shipment_code in tracking
+
+    # 8. The post office's own signatures are now in the batch's record, and it all still verifies.
+    lot_path = digital_link.removeprefix(live.base_url)
+    verification = buyer.get(f"/api/verify{lot_path}").json()
+    assert verification["verified"] is True, verification["failures"]
+    assert len(verification["credentials"]) == 3  # harvest, picked up (shipping), delivered (receiving)

@@ -96,3 +96,25 @@ def test_partner_staff_only_see_their_own_partners_shipments(app, client, factor
     response = client.post(f"/post/shipments/{code}/status", data={"status": "picked_up", "csrf_token": csrf_token(page)})
     assert response.status_code == 303
     assert session.exec(select(Shipment.status).where(Shipment.code == code)).one() == ShipmentStatus.AWAITING_PICKUP
+
+
+def test_pick_up_and_delivery_are_signed_into_the_batch_record_by_the_post_office(app, client, session, placed_order):
+    from shop.orders.models import OrderLine
+    from shop.catalog.models import Product
+    from traceability.models import Credential
+
+    with app.app_context():
+        code = prepare_shipment.run(placed_order.id)
+        service = ShipmentService(session)
+        partner_id = session.exec(select(Shipment.partner_id).where(Shipment.code == code)).one()
+        service.update_status(partner_id, code, "picked_up", actor="partner:1")
+        service.update_status(partner_id, code, "delivered", actor="partner:1")
+    session.commit()
+    line = session.exec(select(OrderLine).where(OrderLine.order_id == placed_order.id)).one()
+    product = session.get(Product, line.product_id)
+    records = session.exec(select(Credential).where(Credential.gtin == product.gtin, Credential.lot == line.lot)
+                           .order_by(Credential.seq)).all()
+    assert [r.event_type for r in records][-2:] == ["shipping", "receiving"]
+    assert "#" in records[-1].issuer_kid and ":partner:" in records[-1].issuer_kid
+    verification = client.get(f"/api/verify/01/{product.gtin}/10/{line.lot}").get_json()
+    assert verification["verified"] is True, verification["failures"]
