@@ -38,6 +38,8 @@ TRANSITIONS: dict[str, set[str]] = {
     OrderStatus.SETTLED: set(),
 }
 RESTORES_STOCK = {OrderStatus.CANCELLED, OrderStatus.RETURNED}
+# Moments a buyer who left an e-mail address is told about.
+BUYER_NOTICES = {OrderStatus.CONFIRMED, OrderStatus.HANDED_TO_POST, OrderStatus.DELIVERED, OrderStatus.CANCELLED}
 
 
 def new_reference() -> str:
@@ -217,6 +219,8 @@ class OrderService:
         if target in RESTORES_STOCK:
             for line in self.lines(order.id):  # type: ignore[arg-type]
                 restock(self.session, line.batch_id, line.quantity)
+        if target in BUYER_NOTICES and order.buyer_email:
+            outbox.enqueue(self.session, "nongsan.orders.send_buyer_update", order_id=order.id, status=target)
         self.session.flush()
         return True
 

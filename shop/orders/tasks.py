@@ -149,3 +149,30 @@ def release_reservations() -> int:
 
     with unit_of_work() as session:
         return ReservationService(session).release(expired_only=True)
+
+
+@shared_task(name="nongsan.orders.send_buyer_update", bind=True, max_retries=8)
+def send_buyer_update(self, order_id: int, status: str) -> bool:
+    """Tell the buyer their order was confirmed, handed to the post, delivered or cancelled."""
+    from shop.labels import status_label
+
+    with unit_of_work() as session:
+        order = session.get(Order, order_id)
+        if order is None or not order.buyer_email:
+            return False
+        cooperative = session.get(Cooperative, order.cooperative_id)
+        base = current_app.config["PUBLIC_BASE_URL"]
+        with force_locale("vi"):
+            label = status_label(status)
+            context = dict(order=order, cooperative=cooperative, status_text=label, base_url=base,
+                           lines=OrderService(session).lines(order_id))
+            mail = Mail(
+                to=order.buyer_email,
+                subject=gettext("[nongsan] Order %(reference)s: %(status)s", reference=order.reference, status=label),
+                text=render_template("emails/buyer_update.txt", **context),
+                html=render_template("emails/buyer_update.html", **context),
+            )
+        try:
+            return NotificationService(session, configured_mailer()).send_once(f"buyer:{order_id}:{status}", mail)
+        except TemporaryMailError as error:
+            raise self.retry(exc=error, countdown=min(30 * 2**self.request.retries, 3600))

@@ -103,7 +103,7 @@ def test_harvest_to_delivered_parcel(live):
     response = buyer.post("/checkout", data={
         "csrf_token": csrf_token(checkout),
         "checkout_key": re.search(r'name="checkout_key" type="hidden" value="([^"]+)"', checkout).group(1),
-        "buyer_name": "Nguyễn Thị Mai", "buyer_phone": "0903 123 456", "buyer_email": "",
+        "buyer_name": "Nguyễn Thị Mai", "buyer_phone": "0903 123 456", "buyer_email": "mai@example.vn",
         "province_code": "79", "ward_code": str(ward_code), "street": "12 Lê Lợi", "note": "Gọi trước khi giao",
         "payment_method": "cod"})
     assert response.status_code == 303, response.text
@@ -142,6 +142,11 @@ def test_harvest_to_delivered_parcel(live):
     tracking = buyer.get(track_path).text
     assert 'data-status="delivered"' in tracking
     assert shipment_code in tracking
+
+    # The buyer, who left an e-mail address, heard about the hand-over and the delivery.
+    buyer_mail = wait_until(lambda: [m["Subject"] for m in live.mail.messages if m["To"] == "mai@example.vn"] if len(
+        [m for m in live.mail.messages if m["To"] == "mai@example.vn"]) >= 2 else None, message="the buyer's e-mails")
+    assert any("Đã giao hàng" in subject for subject in buyer_mail)
 
     # 8. The post office's own signatures are now in the batch's record, and it all still verifies.
     lot_path = digital_link.removeprefix(live.base_url)
