@@ -58,6 +58,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     import shop.catalog
     import shop.cooperatives
     import shop.orders
+    import shop.partner_api
     import shop.errors
     import shop.labels
     import traceability
@@ -74,4 +75,5 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     traceability.init_app(app)
     workers.init_app(app)
     workers.postal.init_app(app)
+    shop.partner_api.init_app(app)
     return app

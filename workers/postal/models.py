@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
+from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from shop.timeutil import UTCDateTime, utcnow
@@ -54,6 +55,10 @@ class Shipment(SQLModel, table=True):
     weight_g: int
     shipping_fee_vnd: int
     cod_amount_vnd: int  # what the courier collects from the buyer; 0 when paid by transfer
+    cod_collected_vnd: int | None = None
+    cod_collected_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    cod_remitted_vnd: int | None = None
+    cod_remitted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
@@ -65,3 +70,17 @@ class ShipmentStatusChange(SQLModel, table=True):
     to_status: str = Field(max_length=20)
     actor: str = Field(max_length=120)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class PartnerUpdate(SQLModel, table=True):
+    """Status updates received from a partner, by their own id: the same update twice is applied once."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    partner_id: int = Field(foreign_key="postal_partner.id")
+    update_id: str = Field(max_length=80)
+    shipment_code: str = Field(max_length=13)
+    status: str = Field(max_length=20)
+    applied: bool
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("partner_id", "update_id", name="uq_partnerupdate_partner_update"),)

@@ -145,6 +145,55 @@ class ShipmentService:
         self.session.flush()
         return True
 
+    COD_EVENTS = ("cod_collected", "cod_remitted")
+
+    def apply_partner_update(self, partner_id: int, code: str, update_id: str, status: str, amount_vnd: int | None,
+                             actor: str) -> tuple[Shipment, bool]:
+        """An update from the partner's API: applied once per update id; a status behind the current
+        one (arriving late) is recorded but changes nothing; COD amounts are recorded once."""
+        from sqlalchemy.exc import IntegrityError as _IntegrityError
+
+        from workers.postal.models import PartnerUpdate
+
+        if not update_id or len(update_id) > 80:
+            raise ServiceError(gettext("Give each update an id (at most 80 characters)."), field="id")
+        known = self.session.exec(select(PartnerUpdate).where(PartnerUpdate.partner_id == partner_id,
+                                                              PartnerUpdate.update_id == update_id)).first()
+        shipment = self.get_for_partner(partner_id, code)
+        if known is not None:
+            return shipment, False
+        applied = False
+        if status in self.COD_EVENTS:
+            if amount_vnd is None or isinstance(amount_vnd, bool) or not isinstance(amount_vnd, int) or amount_vnd < 0:
+                raise ServiceError(gettext("COD updates need amount_vnd, a whole number of dong."), field="amount_vnd")
+            now = utcnow()
+            if status == "cod_collected" and shipment.cod_collected_at is None:
+                shipment.cod_collected_vnd, shipment.cod_collected_at, applied = amount_vnd, now, True
+            elif status == "cod_remitted" and shipment.cod_remitted_at is None:
+                shipment.cod_remitted_vnd, shipment.cod_remitted_at, applied = amount_vnd, now, True
+        else:
+            try:
+                target = ShipmentStatus(status)
+            except ValueError as error:
+                raise ServiceError(gettext("Unknown shipment status."), field="status") from error
+            if target in _reachable(shipment.status):
+                _shipment, applied = self._walk_to(partner_id, shipment, target, actor)
+        try:
+            with self.session.begin_nested():
+                self.session.add(PartnerUpdate(partner_id=partner_id, update_id=update_id, shipment_code=shipment.code,
+                                               status=status, applied=applied))
+        except _IntegrityError:
+            return shipment, False  # the same update arrived twice at once
+        self.session.flush()
+        return shipment, applied
+
+    def _walk_to(self, partner_id: int, shipment: Shipment, target: str, actor: str) -> tuple[Shipment, bool]:
+        """Move forward to `target`, through the steps in between when updates were skipped."""
+        path = _path(shipment.status, target)
+        for step in path:
+            self.update_status(partner_id, shipment.code, step, actor)
+        return shipment, bool(path)
+
     def update_status(self, partner_id: int, code: str, new_status: str, actor: str) -> tuple[Shipment, bool]:
         """Move a shipment forward. Returns (shipment, changed); a repeat is not an error."""
         try:
@@ -173,3 +222,35 @@ class ShipmentService:
         self.session.flush()
         shipment_status_changed.send(self, session=self.session, shipment=shipment, previous=previous, actor=actor)
         return shipment, True
+
+
+def _reachable(status: str) -> set[str]:
+    seen, todo = set(), [status]
+    while todo:
+        for nxt in NEXT_STATUSES.get(todo.pop(), set()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def _path(start: str, target: str) -> list[str]:
+    """The shortest forward path of statuses from start to target (breadth first)."""
+    from collections import deque
+
+    queue, parent = deque([start]), {start: None}
+    while queue:
+        here = queue.popleft()
+        if here == target:
+            break
+        for nxt in sorted(NEXT_STATUSES.get(here, set())):
+            if nxt not in parent:
+                parent[nxt] = here
+                queue.append(nxt)
+    if target not in parent:
+        return []
+    steps, here = [], target
+    while here != start:
+        steps.append(here)
+        here = parent[here]
+    return list(reversed(steps))

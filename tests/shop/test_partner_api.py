@@ -1,0 +1,83 @@
+import pytest
+from sqlmodel import select
+
+from shop.accounts.apikeys import ApiKeyService
+from shop.orders.models import Order
+from shop.orders.schemas import CartLine
+from shop.orders.services import OrderService
+from shop.orders.tasks import prepare_shipment
+from tests.shop.test_orders import _checkout
+from workers.postal.models import Partner, Shipment
+
+
+@pytest.fixture
+def job(app, factory, session):
+    cooperative = factory.cooperative()
+    partner = factory.partner()
+    batch = factory.batch(cooperative, factory.product(cooperative))
+    with app.app_context():
+        order = OrderService(session).place("api-key-order", [CartLine(batch_id=batch.id, quantity=1)], _checkout())[0]
+        code = prepare_shipment.run(order.id)
+        _key, token = ApiKeyService(session).create("partner", partner.id, "Vietnam Post ERP")
+    session.commit()
+    return {"Authorization": f"Bearer {token}"}, code, order, partner
+
+
+def _update(client, auth, code, **body):
+    return client.post(f"/api/partner/v1/shipments/{code}/updates", json=body, headers=auth)
+
+
+def test_partner_lists_accepts_and_moves_its_jobs(client, session, job):
+    auth, code, order, _ = job
+    listing = client.get("/api/partner/v1/shipments", headers=auth).get_json()
+    assert [s["code"] for s in listing["shipments"]] == [code]
+    assert client.post(f"/api/partner/v1/shipments/{code}/accept", headers=auth).get_json()["shipment"]["status"] == "accepted"
+    assert _update(client, auth, code, id="u1", status="picked_up").get_json()["applied"] is True
+    # out of order: 'delivered' before 'out_for_delivery' — forward moves through the missing steps
+    assert _update(client, auth, code, id="u3", status="delivered").get_json()["shipment"]["status"] == "delivered"
+    late = _update(client, auth, code, id="u2", status="out_for_delivery").get_json()
+    assert late["applied"] is False and late["shipment"]["status"] == "delivered"  # never backwards
+    session.refresh(order)
+    assert order.status == "delivered"
+
+
+def test_duplicate_updates_apply_once_and_cod_amounts_are_recorded_once(client, session, job):
+    auth, code, _, _ = job
+    first = _update(client, auth, code, id="cod-1", status="cod_collected", amount_vnd=213_000)
+    again = _update(client, auth, code, id="cod-1", status="cod_collected", amount_vnd=999)
+    assert first.get_json()["applied"] is True and again.get_json()["applied"] is False
+    shipment = session.exec(select(Shipment).where(Shipment.code == code)).one()
+    assert shipment.cod_collected_vnd == 213_000
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"status": "picked_up"}, "id"),
+    ({"id": "x", "status": "teleported"}, "status"),
+    ({"id": "x", "status": "cod_collected"}, "amount_vnd"),
+    ({"id": "x", "status": "cod_collected", "amount_vnd": -5}, "amount_vnd"),
+    ({"id": "x", "status": "cod_collected", "amount_vnd": 12.5}, "amount_vnd"),
+])
+def test_bad_payloads_name_the_field(client, job, body, field):
+    auth, code, _, _ = job
+    response = _update(client, auth, code, **body)
+    assert response.status_code == 400 and response.get_json()["field"] == field
+
+
+def test_unknown_shipment_other_partners_and_missing_keys(app, client, session, job):
+    auth, code, _, _ = job
+    assert _update(client, auth, "EN000000005VN", id="z", status="picked_up").status_code == 404
+    assert client.get("/api/partner/v1/shipments").status_code == 401
+    other = Partner(name="Bưu cục khác", province_code=79)
+    session.add(other)
+    session.flush()
+    with app.app_context():
+        _key, token = ApiKeyService(session).create("partner", other.id, "other")
+    session.commit()
+    stranger = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/partner/v1/shipments", headers=stranger).get_json()["shipments"] == []
+    assert _update(client, stranger, code, id="z", status="picked_up").status_code == 404
+
+
+def test_openapi_document_is_served(client):
+    document = client.get("/api/partner/v1/openapi.json").get_json()
+    assert document["openapi"].startswith("3.") and "/shipments/{code}/updates" in document["paths"]
