@@ -14,6 +14,7 @@ from shop.db import get_session
 from shop.errors import ServiceError
 from shop.extensions import csrf
 from workers.postal.models import ShipmentStatus
+from workers.postal.schemas import shipment_public
 from workers.postal.services import ShipmentService
 
 api = Blueprint("partner_api", __name__, url_prefix="/api/partner/v1")
@@ -34,19 +35,6 @@ def _unauthorized():
     response.status_code = 401
     response.headers["WWW-Authenticate"] = 'Bearer realm="nongsan"'
     return response
-
-
-def shipment_public(shipment) -> dict:
-    return {
-        "code": shipment.code, "order": shipment.order_reference, "status": shipment.status,
-        "sender": {"name": shipment.sender_name, "address": shipment.sender_address,
-                   "province_code": shipment.sender_province_code, "ward_code": shipment.sender_ward_code},
-        "recipient": {"name": shipment.recipient_name, "phone": shipment.recipient_phone, "address": shipment.recipient_address,
-                      "province_code": shipment.recipient_province_code, "ward_code": shipment.recipient_ward_code},
-        "weight_g": shipment.weight_g, "shipping_fee_vnd": shipment.shipping_fee_vnd, "cod_amount_vnd": shipment.cod_amount_vnd,
-        "cod_collected_vnd": shipment.cod_collected_vnd, "cod_remitted_vnd": shipment.cod_remitted_vnd,
-        "note": shipment.note, "created_at": shipment.created_at.isoformat(),
-    }
 
 
 @api.get("/shipments")

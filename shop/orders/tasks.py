@@ -69,6 +69,13 @@ def prepare_shipment(self, order_id: int) -> str | None:
                 cod_amount_vnd=orders.cod_amount(order, order.shipping_fee_vnd),
             )
         )
+        from workers import outbox
+        from workers.postal.delivery import WebhookDeliveries
+
+        # Partners with an endpoint get the job as a signed webhook, through the outbox.
+        delivery = WebhookDeliveries(session).queue_for(shipment)
+        if delivery is not None and delivery.attempts == 0:
+            outbox.enqueue(session, "nongsan.postal.deliver_webhook", delivery_id=delivery.id)
         return shipment.code
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from shop.timeutil import UTCDateTime, utcnow
@@ -31,6 +31,9 @@ class Partner(SQLModel, table=True):
     name: str = Field(max_length=200)
     province_code: int
     is_default: bool = Field(default=False)
+    # Partners with an endpoint get each new shipment job as a signed webhook.
+    webhook_url: str | None = Field(default=None, max_length=300)
+    webhook_secrets: str | None = Field(default=None, max_length=400)  # whsec_… separated by spaces
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
@@ -84,3 +87,19 @@ class PartnerUpdate(SQLModel, table=True):
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
     __table_args__ = (UniqueConstraint("partner_id", "update_id", name="uq_partnerupdate_partner_update"),)
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One message to a partner's endpoint and its attempts. Its id is the `webhook-id`, stable
+    across retries, and the body carries the shipment code: the receiver can never create two."""
+
+    id: str = Field(primary_key=True, max_length=40)
+    partner_id: int = Field(foreign_key="postal_partner.id", index=True)
+    shipment_code: str = Field(max_length=13, index=True)
+    body: str = Field(sa_type=Text)
+    status: str = Field(default="pending", max_length=12, index=True)  # pending / delivered / failed
+    attempts: int = Field(default=0)
+    last_status_code: int | None = None
+    last_error: str | None = Field(default=None, max_length=300)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

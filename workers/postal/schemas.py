@@ -49,3 +49,16 @@ class ShipmentRequest:
     weight_g: int
     shipping_fee_vnd: int
     cod_amount_vnd: int
+
+
+def shipment_public(shipment) -> dict:
+    return {
+        "code": shipment.code, "order": shipment.order_reference, "status": shipment.status,
+        "sender": {"name": shipment.sender_name, "address": shipment.sender_address,
+                   "province_code": shipment.sender_province_code, "ward_code": shipment.sender_ward_code},
+        "recipient": {"name": shipment.recipient_name, "phone": shipment.recipient_phone, "address": shipment.recipient_address,
+                      "province_code": shipment.recipient_province_code, "ward_code": shipment.recipient_ward_code},
+        "weight_g": shipment.weight_g, "shipping_fee_vnd": shipment.shipping_fee_vnd, "cod_amount_vnd": shipment.cod_amount_vnd,
+        "cod_collected_vnd": shipment.cod_collected_vnd, "cod_remitted_vnd": shipment.cod_remitted_vnd,
+        "note": shipment.note, "created_at": shipment.created_at.isoformat(),
+    }

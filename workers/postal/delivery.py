@@ -1,0 +1,90 @@
+"""Delivering shipment jobs to partners' webhook endpoints, signed the Standard Webhooks way.
+
+Temporary failures (network errors, timeouts, 408, 429 and 5xx answers) are retried with
+exponential backoff and full jitter for up to 24 hours; then, or at once for any other 4xx, the
+delivery is marked failed and shows in the alliance console's dead-letter list.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import timedelta
+
+import httpx
+from sqlmodel import Session, select
+
+from shop.timeutil import utcnow
+from workers import webhooks
+from workers.postal.models import Partner, Shipment, WebhookDelivery
+from workers.postal.schemas import shipment_public
+
+GIVE_UP_AFTER = timedelta(hours=24)
+BASE_DELAY, MAX_DELAY = 30, 3600
+
+
+def backoff(attempt: int) -> int:
+    """Full jitter: a random wait up to 30 s · 2^attempt, capped at an hour."""
+    return random.randint(1, min(MAX_DELAY, BASE_DELAY * 2 ** max(0, attempt - 1)))
+
+
+class WebhookDeliveries:
+    def __init__(self, session: Session, *, timeout: float = 10) -> None:
+        self.session = session
+        self.timeout = timeout
+
+    def queue_for(self, shipment: Shipment) -> WebhookDelivery | None:
+        partner = self.session.get(Partner, shipment.partner_id)
+        if partner is None or not partner.webhook_url:
+            return None
+        delivery_id = f"msg_{shipment.code}_created"
+        existing = self.session.get(WebhookDelivery, delivery_id)
+        if existing is not None:
+            return existing
+        body = json.dumps({"type": "shipment.created", "data": shipment_public(shipment)}, ensure_ascii=False)
+        delivery = WebhookDelivery(id=delivery_id, partner_id=partner.id, shipment_code=shipment.code, body=body)
+        self.session.add(delivery)
+        self.session.flush()
+        return delivery
+
+    def attempt(self, delivery_id: str) -> int | None:
+        """Try once. Returns the seconds to wait before the next try, or None when finished."""
+        delivery = self.session.get(WebhookDelivery, delivery_id)
+        if delivery is None or delivery.status != "pending":
+            return None
+        partner = self.session.get(Partner, delivery.partner_id)
+        secrets = (partner.webhook_secrets or "").split()
+        body = delivery.body.encode()
+        delivery.attempts += 1
+        temporary = True
+        try:
+            response = httpx.post(partner.webhook_url, content=body, timeout=self.timeout,
+                                  headers=webhooks.sign_headers(secrets, delivery.id, body))
+            delivery.last_status_code = response.status_code
+            if 200 <= response.status_code < 300:
+                delivery.status, delivery.delivered_at, delivery.last_error = "delivered", utcnow(), None
+                self.session.flush()
+                return None
+            temporary = response.status_code in (408, 429) or response.status_code >= 500
+            delivery.last_error = f"HTTP {response.status_code}"
+        except httpx.HTTPError as error:
+            delivery.last_error = f"{type(error).__name__}: {error}"[:300]
+        if not temporary or utcnow() - delivery.created_at > GIVE_UP_AFTER:
+            delivery.status = "failed"
+            self.session.flush()
+            return None
+        self.session.flush()
+        return backoff(delivery.attempts)
+
+    def dead_letters(self) -> list[WebhookDelivery]:
+        return list(self.session.exec(select(WebhookDelivery).where(WebhookDelivery.status == "failed")
+                                      .order_by(WebhookDelivery.created_at.desc())))  # type: ignore[attr-defined]
+
+    def retry(self, delivery_id: str) -> WebhookDelivery | None:
+        """A person asks for another round (alliance console): back to pending, clock restarted."""
+        delivery = self.session.get(WebhookDelivery, delivery_id)
+        if delivery is None or delivery.status != "failed":
+            return None
+        delivery.status, delivery.created_at, delivery.last_error = "pending", utcnow(), None
+        self.session.flush()
+        return delivery
