@@ -270,3 +270,46 @@ def backoffice_order(order_id: int):
         "orders/backoffice_order.html", order=order, form=FlaskForm(), next_statuses=TRANSITIONS[order.status], lines=service.lines(order.id), history=service.history(order.id),
         shipment=shipment, address_text=address.full_address(order.street, order.ward_code, order.province_code),
     )
+
+
+def _period() -> tuple:
+    from datetime import date, timedelta
+
+    today = date.today()
+    try:
+        start = date.fromisoformat(request.args.get("from") or (today.replace(day=1)).isoformat())
+        end = date.fromisoformat(request.args.get("to") or today.isoformat())
+    except ValueError:
+        abort(400)
+    if end < start or end - start > timedelta(days=366):
+        abort(400)
+    return start, end
+
+
+def _cod_response(report, template_args: dict):
+    from flask import Response
+
+    if request.args.get("format") == "csv":
+        response = Response("\ufeff" + report.csv(), mimetype="text/csv")  # BOM: spreadsheets read UTF-8
+        response.headers["Content-Disposition"] = f'attachment; filename="cod-{report.start}-{report.end}.csv"'
+        return response
+    return render_template("orders/cod.html", report=report, **template_args)
+
+
+@bp.get("/htx/cod")
+@requires("coop:order:read")
+def cooperative_cod():
+    from workers.postal.reconciliation import cod_report
+
+    start, end = _period()
+    return _cod_response(cod_report(get_session(), start, end, current_user.cooperative_id), {"scope": "cooperative"})
+
+
+@bp.get("/alliance/cod")
+@requires("alliance:console:read")
+def alliance_cod():
+    from workers.postal.reconciliation import cod_report
+
+    start, end = _period()
+    cooperative = request.args.get("cooperative", type=int)
+    return _cod_response(cod_report(get_session(), start, end, cooperative), {"scope": "alliance"})

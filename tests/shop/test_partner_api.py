@@ -81,3 +81,32 @@ def test_unknown_shipment_other_partners_and_missing_keys(app, client, session, 
 def test_openapi_document_is_served(client):
     document = client.get("/api/partner/v1/openapi.json").get_json()
     assert document["openapi"].startswith("3.") and "/shipments/{code}/updates" in document["paths"]
+
+
+def test_cod_reconciliation_flags_differences_for_the_cooperative_and_the_alliance(app, client, factory, session, job):
+    from shop.accounts.models import Role
+    from tests.factories import login
+
+    auth, code, order, _ = job
+    _update(client, auth, code, id="p", status="picked_up")
+    _update(client, auth, code, id="d", status="delivered")
+    shipment = session.exec(select(Shipment).where(Shipment.code == code)).one()
+    _update(client, auth, code, id="c", status="cod_collected", amount_vnd=shipment.cod_amount_vnd - 10_000)
+    factory.user(Role.MEMBER, cooperative_id=order.cooperative_id, username="codclerk")
+    factory.user(Role.ALLIANCE_ADMIN, username="codadmin")
+    session.commit()
+    login(client, "codclerk")
+    page = client.get("/htx/cod").get_data(as_text=True)
+    assert code in page and 'data-flags="collected_differs not_remitted"' in page
+    csv_text = client.get("/htx/cod?format=csv").get_data(as_text=True)
+    assert code in csv_text and "collected_differs" in csv_text
+    assert client.get("/htx/cod?from=2026-13-01").status_code == 400
+    admin = app.test_client()
+    login(admin, "codadmin")
+    assert code in admin.get("/alliance/cod").get_data(as_text=True)
+    other = factory.cooperative()
+    factory.user(Role.MEMBER, cooperative_id=other.id, username="othercod")
+    session.commit()
+    stranger = app.test_client()
+    login(stranger, "othercod")
+    assert code not in stranger.get("/htx/cod").get_data(as_text=True)

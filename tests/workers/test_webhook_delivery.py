@@ -119,3 +119,22 @@ def test_gives_up_after_a_day_of_temporary_failures(app, session, receiver, deli
 def test_backoff_grows_and_is_capped():
     assert all(1 <= backoff(1) <= 30 for _ in range(50))
     assert all(1 <= backoff(30) <= 3600 for _ in range(50))
+
+
+def test_alliance_sees_dead_letters_and_retries_them(app, client, factory, session, receiver, delivery):
+    from shop.accounts.models import Role
+    from tests.factories import csrf_token, login
+
+    _, code, item = delivery
+    receiver.answers = [410]
+    with app.app_context():
+        WebhookDeliveries(session).attempt(item.id)
+    factory.user(Role.ALLIANCE_ADMIN, username="deadletters")
+    session.commit()
+    login(client, "deadletters")
+    page = client.get("/alliance/dead-letters").get_data(as_text=True)
+    assert code in page and "HTTP 410" in page
+    client.post("/alliance/dead-letters", data={"delivery_id": item.id, "csrf_token": csrf_token(page)})
+    session.refresh(item)
+    assert item.status == "pending"
+    assert session.exec(select(OutboxMessage).where(OutboxMessage.task_name == "nongsan.postal.deliver_webhook")).all()
