@@ -72,10 +72,12 @@ class OrderService:
             raise ServiceError(old[1] if str(get_locale()) == "vi" else old[0], field="street")
         return phone, email
 
-    def place(self, checkout_key: str, lines: list[CartLine], data: CheckoutData) -> list[Order]:
-        return self._place(checkout_key, lines, data)
+    def place(self, checkout_key: str, lines: list[CartLine], data: CheckoutData, *, hold_key: str | None = None) -> list[Order]:
+        """`checkout_key` makes placing idempotent; `hold_key` names the units held on the checkout
+        page (the same key unless the client sent an Idempotency-Key of its own)."""
+        return self._place(checkout_key, lines, data, hold_key or checkout_key)
 
-    def _place(self, checkout_key: str, lines: list[CartLine], data: CheckoutData) -> list[Order]:
+    def _place(self, checkout_key: str, lines: list[CartLine], data: CheckoutData, hold_key: str) -> list[Order]:
         """Place one order per cooperative. Repeating the same checkout key returns the same orders."""
         if not re.fullmatch(r"[A-Za-z0-9_-]{8,64}", checkout_key or ""):
             raise ServiceError(gettext("The checkout form is invalid. Please reload it."), field="checkout_key")
@@ -106,7 +108,7 @@ class OrderService:
         try:
             with self.session.begin_nested():
                 # Units the buyer reserved on the checkout page are already out of stock: use them.
-                held = reservations.consume(checkout_key, dict(merged))
+                held = reservations.consume(hold_key, dict(merged))
                 orders = [
                     self._place_for_cooperative(checkout_key, cooperatives[coop_id], items, data, phone, email, held)
                     for coop_id, items in sorted(by_cooperative.items())

@@ -99,9 +99,16 @@ def checkout():
             return redirect(url_for(".view_cart"), 303)
     if form.validate_on_submit():
         key = form.checkout_key.data
+        header = (request.headers.get("Idempotency-Key") or "").strip()[:100]
+        if header:
+            # A client's own idempotency key counts within this checkout only, so a guessable key
+            # can never lead to somebody else's order.
+            import hashlib
+
+            key = hashlib.sha256(f"{form.checkout_key.data}|{header}".encode()).hexdigest()[:40]
         try:
             data = schema_from_form(CheckoutData, form)
-            orders = OrderService(get_session()).place(key, cart.lines(), data)
+            orders = OrderService(get_session()).place(key, cart.lines(), data, hold_key=form.checkout_key.data)
         except (ValidationError, ServiceError) as error:
             apply_errors(form, error)
         else:

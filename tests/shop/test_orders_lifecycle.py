@@ -212,3 +212,26 @@ def test_huge_ids_in_urls_are_404_not_500(client):
     assert client.get("/p/99999999999999999999999").status_code == 404
     assert client.get("/?page=99999999999999999999").status_code == 200
     assert client.get("/?province=99999999999999999999").status_code == 200
+
+
+def test_same_idempotency_key_header_gives_one_order(client, factory, session):
+    import re as _re
+
+    cooperative = factory.cooperative()
+    batch = factory.batch(cooperative, factory.product(cooperative))
+    page = client.get("/login").get_data(as_text=True)
+    client.post("/cart/add", data={"batch_id": batch.id, "quantity": 1, "csrf_token": csrf_token(page)})
+    form = client.get("/checkout").get_data(as_text=True)
+    from shop import address
+
+    data = {"csrf_token": csrf_token(form), "checkout_key": _re.search(r'name="checkout_key" type="hidden" value="([^"]+)"', form).group(1),
+            "buyer_name": "Lê Văn Bình", "buyer_phone": "0912345678", "province_code": "79",
+            "ward_code": str(address.wards(79)[0][0]), "street": "5 Nguyễn Huệ", "payment_method": "cod"}
+    first = client.post("/checkout", data=data, headers={"Idempotency-Key": "retry-123"})
+    assert first.status_code == 303
+    client.post("/cart/add", data={"batch_id": batch.id, "quantity": 1, "csrf_token": csrf_token(page)})
+    second = client.post("/checkout", data=data, headers={"Idempotency-Key": "retry-123"})
+    assert second.status_code == 303
+    assert len(session.exec(select(Order).where(Order.cooperative_id == cooperative.id)).all()) == 1
+    session.refresh(batch)
+    assert batch.stock_units == 19
