@@ -79,6 +79,37 @@ def post_update(code: str):
     return jsonify({"shipment": shipment_public(shipment), "applied": applied})
 
 
+@api.post("/webhook/<int:partner_id>")
+def inbound_webhook(partner_id: int):
+    """Status updates pushed by a partner's system, signed the Standard Webhooks way with the
+    partner's secret: {"id": …, "shipment": code, "status": …, "amount_vnd": …}."""
+    from workers import webhooks
+    from workers.postal.models import Partner
+
+    session = get_session()
+    partner = session.get(Partner, partner_id)
+    secrets = (partner.webhook_secrets or "").split() if partner else []
+    body = request.get_data(cache=True)
+    if not secrets:
+        return jsonify({"error": "This partner has no webhook secret", "field": "partner_id"}), 404
+    try:
+        webhooks.verify(secrets, request.headers, body)
+    except webhooks.WebhookError as error:
+        return jsonify({"error": str(error), "field": "webhook-signature", "reason": error.reason}), 401
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        return jsonify({"error": "Send a JSON object", "field": None}), 400
+    for name in ("id", "shipment", "status"):
+        if not isinstance(payload.get(name), str) or not payload[name]:
+            return jsonify({"error": f"'{name}' is required (a string)", "field": name}), 400
+    if payload["status"] not in UPDATE_STATUSES:
+        return jsonify({"error": f"status must be one of {', '.join(UPDATE_STATUSES)}", "field": "status"}), 400
+    shipment, applied = ShipmentService(session).apply_partner_update(
+        partner_id, payload["shipment"], payload["id"], payload["status"], payload.get("amount_vnd"),
+        actor=f"partner-webhook:{partner_id}")
+    return jsonify({"shipment": shipment_public(shipment), "applied": applied})
+
+
 @api.get("/openapi.json")
 def openapi():
     update = {"type": "object", "required": ["id", "status"], "properties": {

@@ -110,3 +110,30 @@ def test_cod_reconciliation_flags_differences_for_the_cooperative_and_the_allian
     stranger = app.test_client()
     login(stranger, "othercod")
     assert code not in stranger.get("/htx/cod").get_data(as_text=True)
+
+
+def test_inbound_partner_webhooks_are_verified_before_anything_changes(client, session, job):
+    import json
+    import time
+
+    from workers import webhooks
+
+    _, code, _, partner = job
+    partner.webhook_secrets = webhooks.new_secret()
+    session.commit()
+    url = f"/api/partner/v1/webhook/{partner.id}"
+    body = json.dumps({"id": "wh-1", "shipment": code, "status": "picked_up"}).encode()
+    good = webhooks.sign_headers([partner.webhook_secrets], "msg_wh1", body)
+    unsigned = {"content-type": "application/json"}
+    stale = webhooks.sign_headers([partner.webhook_secrets], "msg_wh1", body, now=time.time() - 3600)
+    forged = webhooks.sign_headers([webhooks.new_secret()], "msg_wh1", body)
+    for headers, reason in ((unsigned, "missing_headers"), (stale, "stale"), (forged, "bad_signature")):
+        refused = client.post(url, data=body, headers=headers)
+        assert refused.status_code == 401 and refused.get_json()["reason"] == reason
+    assert session.exec(select(Shipment.status).where(Shipment.code == code)).one() == "awaiting_pickup"
+    tampered = client.post(url, data=body.replace(b"picked_up", b"delivered"), headers=good)
+    assert tampered.status_code == 401
+    accepted = client.post(url, data=body, headers=good)
+    assert accepted.status_code == 200 and accepted.get_json()["shipment"]["status"] == "picked_up"
+    again = client.post(url, data=body, headers=good)
+    assert again.get_json()["applied"] is False
