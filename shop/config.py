@@ -37,6 +37,8 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_STARTTLS": False,
     "SMTP_TIMEOUT": 10,
     "MAIL_FROM": "nongsan <no-reply@nongsan.local>",
+    "MESSAGE_WEBHOOK_URL": None,  # SMS/Zalo gateway for buyers who gave only a phone number
+    "MESSAGE_WEBHOOK_SECRETS": None,
     "GS1_COMPANY_PREFIX": "8930001",
     "ALLIANCE_NAME": "Liên minh Hợp tác xã thành phố Cần Thơ",
     "ALLIANCE_PROVINCE_CODE": 92,

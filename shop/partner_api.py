@@ -11,7 +11,6 @@ from flask import Blueprint, jsonify, request, url_for
 
 from shop.accounts.apikeys import ApiKeyService, bearer_token
 from shop.db import get_session
-from shop.errors import ServiceError
 from shop.extensions import csrf
 from workers.postal.models import ShipmentStatus
 from workers.postal.schemas import shipment_public

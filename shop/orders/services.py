@@ -221,7 +221,7 @@ class OrderService:
         if target in RESTORES_STOCK:
             for line in self.lines(order.id):  # type: ignore[arg-type]
                 restock(self.session, line.batch_id, line.quantity)
-        if target in BUYER_NOTICES and order.buyer_email:
+        if target in BUYER_NOTICES:
             outbox.enqueue(self.session, "nongsan.orders.send_buyer_update", order_id=order.id, status=target)
         self.session.flush()
         return True

@@ -2,7 +2,6 @@ import pytest
 from sqlmodel import select
 
 from shop.accounts.apikeys import ApiKeyService
-from shop.orders.models import Order
 from shop.orders.schemas import CartLine
 from shop.orders.services import OrderService
 from shop.orders.tasks import prepare_shipment

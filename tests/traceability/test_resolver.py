@@ -3,7 +3,6 @@ UNTP outputs validated against the official schemas, EPCIS capture, and offline 
 
 import json
 from datetime import date
-from pathlib import Path
 
 import jsonschema
 import pytest

@@ -138,3 +138,25 @@ def test_alliance_sees_dead_letters_and_retries_them(app, client, factory, sessi
     session.refresh(item)
     assert item.status == "pending"
     assert session.exec(select(OutboxMessage).where(OutboxMessage.task_name == "nongsan.postal.deliver_webhook")).all()
+
+
+def test_buyer_without_email_gets_a_signed_text_through_the_message_gateway(app, factory, session, receiver):
+    from shop.orders.tasks import send_buyer_update
+    from workers.notifications.models import Notification
+
+    secret = webhooks.new_secret()
+    app.config.update(MESSAGE_WEBHOOK_URL=receiver.url, MESSAGE_WEBHOOK_SECRETS=secret)
+    cooperative = factory.cooperative()
+    batch = factory.batch(cooperative, factory.product(cooperative))
+    with app.app_context():
+        order = OrderService(session).place("sms-order-1", [CartLine(batch_id=batch.id, quantity=1)], _checkout())[0]
+        assert send_buyer_update.run(order.id, "confirmed") is True
+        assert send_buyer_update.run(order.id, "confirmed") is False  # once per moment
+        receiver.answers = [400]
+        assert send_buyer_update.run(order.id, "delivered") is False  # permanent: recorded, not retried
+    headers, body = receiver.requests[0]
+    webhooks.verify([secret], headers, body)
+    message = json.loads(body)
+    assert message["to"] == "0903123456" and order.reference in message["text"]
+    statuses = dict(session.exec(select(Notification.key, Notification.status).where(Notification.channel == "sms")).all())
+    assert statuses == {f"buyer-sms:{order.id}:confirmed": "sent", f"buyer-sms:{order.id}:delivered": "failed"}

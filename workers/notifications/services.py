@@ -141,3 +141,37 @@ class NotificationService:
         self.session.add(Notification(key=key, recipient=mail.to, subject=mail.subject, status=status, error=error))
         self.session.flush()
         return status == "sent"
+
+
+class MessageAdapter:
+    """SMS or Zalo through a generic outgoing webhook: nongsan POSTs {"to", "text"} signed the
+    Standard Webhooks way to the URL in NONGSAN_MESSAGE_WEBHOOK_URL; a gateway the alliance runs
+    turns it into an SMS or a Zalo message. 4xx answers are permanent, the rest temporary."""
+
+    def __init__(self, url: str, secrets: list[str], timeout: float = 10) -> None:
+        self.url, self.secrets, self.timeout = url, secrets, timeout
+
+    def send(self, message_id: str, to: str, text: str) -> None:
+        import json
+
+        import httpx
+
+        from workers import webhooks
+
+        body = json.dumps({"to": to, "text": text}, ensure_ascii=False).encode()
+        try:
+            response = httpx.post(self.url, content=body, timeout=self.timeout,
+                                  headers=webhooks.sign_headers(self.secrets, message_id, body))
+        except httpx.HTTPError as error:
+            raise TemporaryMailError(str(error)) from error
+        if 400 <= response.status_code < 500 and response.status_code not in (408, 429):
+            raise PermanentMailError(f"HTTP {response.status_code}")
+        if response.status_code >= 300:
+            raise TemporaryMailError(f"HTTP {response.status_code}")
+
+
+def configured_message_adapter() -> MessageAdapter | None:
+    config = current_app.config
+    if not config.get("MESSAGE_WEBHOOK_URL"):
+        return None
+    return MessageAdapter(config["MESSAGE_WEBHOOK_URL"], str(config.get("MESSAGE_WEBHOOK_SECRETS") or "").split())
