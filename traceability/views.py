@@ -256,11 +256,17 @@ def resolver_description():
     return response
 
 
+def _batch_link(prefix: str) -> gs1.DigitalLink:
+    """The batch named by a Digital Link after `prefix` in this request's path; 400 without a lot."""
+    link = _link_from_path(_raw_path().removeprefix(prefix))
+    if link.lot is None:
+        abort(_problem(400, "Lot required", "A lot (AI 10) is required", "lot"))
+    return link
+
+
 @bp.get("/api/verify/01/<path:_rest>")
 def verify_json(_rest: str):
-    link = _link_from_path(_raw_path().removeprefix("/api/verify"))
-    if link.lot is None:
-        return jsonify({"error": "A lot (AI 10) is required", "field": "lot"}), 400
+    link = _batch_link("/api/verify")
     session = get_session()
     result = VerificationService(session, key_service(session)).verify_batch(BatchRef(link.gtin, link.lot))
     if not result.credentials:
@@ -273,9 +279,7 @@ def verify_json(_rest: str):
 @bp.get("/api/bundle/01/<path:_rest>")
 def bundle(_rest: str):
     """Everything needed to verify the batch offline: `nongsan verify FILE`, or the page's own script."""
-    link = _link_from_path(_raw_path().removeprefix("/api/bundle"))
-    if link.lot is None:
-        return jsonify({"error": "A lot (AI 10) is required", "field": "lot"}), 400
+    link = _batch_link("/api/bundle")
     session = get_session()
     evidence = VerificationService(session, key_service(session)).gather(BatchRef(link.gtin, link.lot))
     if not evidence.credentials:
