@@ -21,7 +21,9 @@ from workers.postal.services import QuoteService, ShipmentService
 log = logging.getLogger(__name__)
 
 
-@shared_task(name="nongsan.orders.prepare_shipment", bind=True, max_retries=10, default_retry_delay=30)
+# Idempotent (one shipment per order), so any unexpected failure is worth a few more tries with backoff.
+@shared_task(name="nongsan.orders.prepare_shipment", bind=True, max_retries=10, autoretry_for=(Exception,),
+             retry_backoff=30, retry_backoff_max=1800, retry_jitter=True)
 def prepare_shipment(self, order_id: int) -> str | None:
     """Quote the parcel and create its shipment job. Safe to run twice: one shipment per order."""
     with unit_of_work() as session:
