@@ -11,22 +11,15 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import text
 
 from shop import create_app, migrate
-from shop.db import make_engine, unit_of_work
+from shop.db import unit_of_work
 
 
 def fresh_app():
     folder = Path(tempfile.mkdtemp(prefix="nongsan-bench-"))
     url = os.environ.get("NONGSAN_BENCH_DATABASE_URL") or f"sqlite:///{folder / 'bench.sqlite3'}"
-    if url.startswith("postgresql"):
-        engine = make_engine(url)
-        with engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
-    migrate.upgrade("head", url=url)
+    migrate.rebuild(url)
     return create_app({
         "INSTANCE_PATH": str(folder), "DATABASE_URL": url, "SECRET_KEY": secrets.token_urlsafe(32),
         "KEY_ENCRYPTION_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),

@@ -32,3 +32,19 @@ def current(url: str | None = None) -> None:
 
 def revision(message: str, autogenerate: bool = True) -> None:
     command.revision(alembic_config(), message=message, autogenerate=autogenerate)
+
+
+def rebuild(url: str) -> None:
+    """Empty a throw-away database and migrate it to head (tests and benchmarks only: on
+    PostgreSQL it drops the whole public schema)."""
+    if url.startswith("postgresql"):
+        from sqlalchemy import text
+
+        from shop.db import make_engine
+
+        engine = make_engine(url)
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+    upgrade("head", url=url)

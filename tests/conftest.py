@@ -15,7 +15,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from shop import create_app
 from shop.db import make_engine
@@ -23,24 +22,14 @@ from shop.db import make_engine
 RUN_ID = uuid.uuid4().hex[:8]
 
 
-def _reset_schema(url: str) -> None:
-    if url.startswith("postgresql"):
-        engine = make_engine(url)
-        with engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
-
-
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory) -> str:
     url = os.environ.get("NONGSAN_TEST_DATABASE_URL")
     if not url:
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
-    _reset_schema(url)
     from shop import migrate
 
-    migrate.upgrade("head", url=url)
+    migrate.rebuild(url)
     return url
 
 

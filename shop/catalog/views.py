@@ -230,14 +230,17 @@ def new_batch(product_id: int):
 @requires("coop:product:read")
 def backoffice_batch(batch_id: int):
     service = _backoffice()
-    batch = service.batch(batch_id)
-    product = service.product(batch.product_id)
+    return _batch_page(service, service.batch(batch_id), _event_form(service))
 
+
+def _batch_page(service: CatalogService, batch, event_form: TraceEventForm) -> str:
+    """The batch page of the back office, with the event form as given (fresh or with errors)."""
+    product = service.product(batch.product_id)
     link = gs1.DigitalLink(gtin=product.gtin, lot=batch.lot)
     return render_template(
         "catalog/backoffice_batch.html", batch=batch, product=product, link=link,
-        uri=link.uri(current_app.config["PUBLIC_BASE_URL"]), findings=service.findings(batch_id),
-        event_form=_event_form(service), recall_form=RecallForm(), **_insights(service, batch_id),
+        uri=link.uri(current_app.config["PUBLIC_BASE_URL"]), findings=service.findings(batch.id),
+        event_form=event_form, recall_form=RecallForm(), **_insights(service, batch.id),
     )
 
 
@@ -273,13 +276,7 @@ def add_event(batch_id: int):
         else:
             flash(gettext("Event signed and added to the batch's record."), "success")
             return redirect(url_for(".backoffice_batch", batch_id=batch_id), 303)
-    product = service.product(batch.product_id)
-    link = gs1.DigitalLink(gtin=product.gtin, lot=batch.lot)
-    return render_template(
-        "catalog/backoffice_batch.html", batch=batch, product=product, link=link,
-        uri=link.uri(current_app.config["PUBLIC_BASE_URL"]), findings=service.findings(batch_id),
-        event_form=form, recall_form=RecallForm(), **_insights(service, batch_id),
-    ), 400
+    return _batch_page(service, batch, form), 400
 
 
 @bp.post("/htx/batches/<int:batch_id>/recall")
