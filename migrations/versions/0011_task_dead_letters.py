@@ -1,0 +1,25 @@
+"""task dead letters
+
+Revision ID: 0011
+Revises: 0010
+Create Date: 2026-11-29 05:50:00
+"""
+
+from alembic import op
+import sqlalchemy as sa
+import sqlmodel.sql.sqltypes
+import shop.timeutil
+
+
+revision = '0011'
+down_revision = '0010'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

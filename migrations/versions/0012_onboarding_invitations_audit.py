@@ -1,0 +1,25 @@
+"""onboarding invitations audit
+
+Revision ID: 0012
+Revises: 0011
+Create Date: 2026-11-29 05:50:00
+"""
+
+from alembic import op
+import sqlalchemy as sa
+import sqlmodel.sql.sqltypes
+import shop.timeutil
+
+
+revision = '0012'
+down_revision = '0011'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

@@ -1,0 +1,25 @@
+"""classification
+
+Revision ID: 0014
+Revises: 0013
+Create Date: 2026-11-29 05:50:00
+"""
+
+from alembic import op
+import sqlalchemy as sa
+import sqlmodel.sql.sqltypes
+import shop.timeutil
+
+
+revision = '0014'
+down_revision = '0013'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
