@@ -55,6 +55,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     init_i18n(app, babel)
 
     import shop.accounts
+    import shop.audit
     import shop.catalog
     import shop.cooperatives
     import shop.orders
@@ -69,6 +70,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     shop.labels.init_app(app)
     app.register_blueprint(health_bp)
     shop.accounts.init_app(app)
+    shop.audit.init_app(app)
     shop.cooperatives.init_app(app)
     shop.catalog.init_app(app)
     shop.orders.init_app(app)

@@ -2,6 +2,7 @@
 
 from shop.db import metadata
 import shop.accounts.models  # noqa: F401,E402
+import shop.audit.models  # noqa: F401,E402
 import shop.catalog.models  # noqa: F401,E402
 import shop.cooperatives.models  # noqa: F401,E402
 import shop.orders.models  # noqa: F401,E402

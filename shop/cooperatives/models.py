@@ -11,6 +11,8 @@ from shop.timeutil import UTCDateTime, utcnow
 
 
 class CooperativeStatus(StrEnum):
+    # On the alliance's registry (imported or entered by staff) but has not applied to sell.
+    REGISTERED = "registered"
     PENDING = "pending"
     APPROVED = "approved"
     REJECTED = "rejected"
