@@ -12,7 +12,8 @@ from traceability.services import key_service, transparency_log
 log = logging.getLogger(__name__)
 
 
-@shared_task(name="nongsan.trace.publish_checkpoint", ignore_result=True)
+# Periodic tasks: the next beat run is the retry, so none retries itself or is acknowledged late.
+@shared_task(name="nongsan.trace.publish_checkpoint", ignore_result=True, acks_late=False, max_retries=0, tracked=True)
 def publish_checkpoint() -> int | None:
     """Sign a new tree head when entries arrived since the last one (idempotent)."""
     with unit_of_work() as session:
@@ -20,7 +21,7 @@ def publish_checkpoint() -> int | None:
         return checkpoint.tree_size if checkpoint else None
 
 
-@shared_task(name="nongsan.trace.audit_log", ignore_result=True)
+@shared_task(name="nongsan.trace.audit_log", ignore_result=True, acks_late=False, max_retries=0, tracked=True)
 def audit_log() -> list[str]:
     """Recompute the log from the database and compare with the signed checkpoints."""
     with unit_of_work() as session:
@@ -30,7 +31,7 @@ def audit_log() -> list[str]:
     return findings
 
 
-@shared_task(name="nongsan.trace.flush_scans", ignore_result=True)
+@shared_task(name="nongsan.trace.flush_scans", ignore_result=True, acks_late=False, max_retries=0, tracked=True)
 def flush_scans() -> int:
     """Move batch scan counts from Redis into the database (without Redis each web process
     writes its own buffered counts)."""

@@ -6,5 +6,7 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     from workers import tasks  # noqa: F401 - registers the shared tasks
     from workers.celery_app import create_celery
+    from workers.views import bp
 
     create_celery(app)
+    app.register_blueprint(bp)

@@ -1,10 +1,23 @@
 """Housekeeping tasks of the background side."""
 
+from celery import current_app as current_celery
 from celery import shared_task
+from flask import current_app
 
 from workers import outbox
 
 
-@shared_task(name="nongsan.outbox.sweep", ignore_result=True)
+# Periodic: a sweep lost with its worker is simply the next one, so it is acknowledged on receipt.
+@shared_task(name="nongsan.outbox.sweep", ignore_result=True, acks_late=False, max_retries=0)
 def sweep_outbox() -> int:
-    return outbox.sweep()
+    from workers import deadletters
+
+    sent = outbox.sweep()
+    tracked = [name for name, task in current_celery.tasks.items() if getattr(task, "tracked", False)]
+    return sent + deadletters.resend_stalled(tracked, current_app.extensions["nongsan.outbox_lease"])
+
+
+@shared_task(name="nongsan.workers.ping", acks_late=False, max_retries=0)
+def ping() -> str:
+    """Does nothing: a round trip through the broker, for health checks and as a benchmark reference."""
+    return "pong"

@@ -25,6 +25,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "alliance:cooperative:read",
             "alliance:cooperative:write",
             "alliance:console:read",
+            "alliance:work:retry",
             "trace:batch:recall",
         }
     ),

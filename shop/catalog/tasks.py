@@ -10,10 +10,12 @@ from sqlmodel import select
 from shop.catalog.models import Product
 from shop.cooperatives.models import Cooperative
 from shop.db import unit_of_work
+from workers.celery_app import retry_policy
 from workers.notifications.services import Mail, NotificationService, TemporaryMailError, configured_mailer
 
 
-@shared_task(name="nongsan.catalog.send_problem_report", bind=True, max_retries=8)
+# Sends once per recipient (NotificationService), so running it again is harmless.
+@shared_task(name="nongsan.catalog.send_problem_report", bind=True, acks_late=True, tracked=True, **retry_policy(max_retries=8))
 def send_problem_report(self, report_id: int) -> int:
     from traceability.models import ProblemReport
 
@@ -48,7 +50,8 @@ def label_pdf_path(job_id: str):
     return Path(current_app.instance_path) / "labels" / f"{job_id}.pdf"
 
 
-@shared_task(name="nongsan.catalog.render_labels", bind=True, max_retries=2, acks_late=True)
+# Rendering again overwrites the same file: idempotent.
+@shared_task(name="nongsan.catalog.render_labels", bind=True, acks_late=True, tracked=True, **retry_policy(max_retries=2))
 def render_labels(self, job_id: str) -> str | None:
     """Render a label sheet, recording progress as it goes so the page can show a bar."""
     from datetime import datetime, timezone

@@ -77,25 +77,3 @@ def alliance_recall():
             flash(gettext("The batch is recalled."), "success")
             return redirect(url_for(".alliance_recall"), 303)
     return render_template("cooperatives/recall.html", form=form, errors=errors, values=request.form), 400 if errors else 200
-
-
-@bp.route("/alliance/dead-letters", methods=["GET", "POST"])
-@requires("alliance:console:read")
-def dead_letters():
-    """Webhook deliveries that gave up, with a button to try again."""
-    from workers import outbox
-    from workers.postal.delivery import WebhookDeliveries
-
-    session = get_session()
-    deliveries = WebhookDeliveries(session)
-    form = FlaskForm()
-    if request.method == "POST":
-        if not form.validate_on_submit() or "alliance:cooperative:write" not in current_user.permissions:
-            flash(gettext("Your form expired. Please try again."), "error")
-        else:
-            retried = deliveries.retry(request.form.get("delivery_id", ""))
-            if retried is not None:
-                outbox.enqueue(session, "nongsan.postal.deliver_webhook", delivery_id=retried.id)
-                flash(gettext("Delivery queued again."), "success")
-        return redirect(url_for(".dead_letters"), 303)
-    return render_template("cooperatives/dead_letters.html", items=deliveries.dead_letters(), form=form)

@@ -14,6 +14,7 @@ from shop.cooperatives.models import Cooperative
 from shop.db import unit_of_work
 from shop.orders.models import Order
 from shop.orders.services import OrderService
+from workers.celery_app import retry_policy
 from workers.notifications.services import Mail, NotificationService, TemporaryMailError, configured_mailer
 from workers.postal.schemas import Parcel, ShipmentRequest
 from workers.postal.services import QuoteService, ShipmentService
@@ -21,9 +22,9 @@ from workers.postal.services import QuoteService, ShipmentService
 log = logging.getLogger(__name__)
 
 
-# Idempotent (one shipment per order), so any unexpected failure is worth a few more tries with backoff.
-@shared_task(name="nongsan.orders.prepare_shipment", bind=True, max_retries=10, autoretry_for=(Exception,),
-             retry_backoff=30, retry_backoff_max=1800, retry_jitter=True)
+# Idempotent (one shipment per order): acks_late, so a job lost with its worker runs again.
+# Temporary errors are retried with backoff; anything else, or the tenth failure, is dead-lettered.
+@shared_task(name="nongsan.orders.prepare_shipment", bind=True, acks_late=True, tracked=True, **retry_policy(max_retries=10))
 def prepare_shipment(self, order_id: int) -> str | None:
     """Quote the parcel and create its shipment job. Safe to run twice: one shipment per order."""
     with unit_of_work() as session:
@@ -82,7 +83,8 @@ def prepare_shipment(self, order_id: int) -> str | None:
         return shipment.code
 
 
-@shared_task(name="nongsan.orders.send_new_order_email", bind=True, max_retries=8)
+# Mail tasks send once per business key (NotificationService), so running one again is harmless.
+@shared_task(name="nongsan.orders.send_new_order_email", bind=True, acks_late=True, tracked=True, **retry_policy(max_retries=8))
 def send_new_order_email(self, order_id: int) -> bool:
     with unit_of_work() as session:
         order = session.get(Order, order_id)
@@ -109,7 +111,7 @@ def send_new_order_email(self, order_id: int) -> bool:
             raise self.retry(exc=error, countdown=min(30 * 2**self.request.retries, 3600))
 
 
-@shared_task(name="nongsan.orders.send_recall_alerts", bind=True, max_retries=8)
+@shared_task(name="nongsan.orders.send_recall_alerts", bind=True, acks_late=True, tracked=True, **retry_policy(max_retries=8))
 def send_recall_alerts(self, batch_id: int) -> int:
     """Tell every buyer who left an e-mail and ordered from the recalled batch."""
     from sqlmodel import select
@@ -152,7 +154,8 @@ def send_recall_alerts(self, batch_id: int) -> int:
     return sent
 
 
-@shared_task(name="nongsan.shop.release_reservations", ignore_result=True)
+# Periodic: the next beat run is its retry.
+@shared_task(name="nongsan.shop.release_reservations", ignore_result=True, acks_late=False, max_retries=0, tracked=True)
 def release_reservations() -> int:
     """Return to stock the units held by buyers who left the checkout page."""
     from shop.orders.services import ReservationService
@@ -161,7 +164,7 @@ def release_reservations() -> int:
         return ReservationService(session).release(expired_only=True)
 
 
-@shared_task(name="nongsan.orders.send_buyer_update", bind=True, max_retries=8)
+@shared_task(name="nongsan.orders.send_buyer_update", bind=True, acks_late=True, tracked=True, **retry_policy(max_retries=8))
 def send_buyer_update(self, order_id: int, status: str) -> bool:
     """Tell the buyer their order was confirmed, handed to the post, delivered or cancelled."""
     from shop.labels import status_label

@@ -20,11 +20,13 @@ from workers.postal.models import Partner, Shipment, WebhookDelivery
 from workers.postal.schemas import shipment_public
 
 GIVE_UP_AFTER = timedelta(hours=24)
-BASE_DELAY, MAX_DELAY = 30, 3600
+# The longest wait stays below half of Redis's visibility timeout (1 h), or Redis would hand the
+# waiting task to a second worker.
+BASE_DELAY, MAX_DELAY = 30, 1800
 
 
 def backoff(attempt: int) -> int:
-    """Full jitter: a random wait up to 30 s · 2^attempt, capped at an hour."""
+    """Full jitter: a random wait up to 30 s · 2^attempt, capped at half an hour."""
     return random.randint(1, min(MAX_DELAY, BASE_DELAY * 2 ** max(0, attempt - 1)))
 
 
@@ -75,6 +77,13 @@ class WebhookDeliveries:
             return None
         self.session.flush()
         return backoff(delivery.attempts)
+
+    def give_up(self, delivery_id: str) -> None:
+        """The task ran out of retries before the 24 hours did: failed, shown to the alliance."""
+        delivery = self.session.get(WebhookDelivery, delivery_id)
+        if delivery is not None and delivery.status == "pending":
+            delivery.status = "failed"
+            self.session.flush()
 
     def dead_letters(self) -> list[WebhookDelivery]:
         return list(self.session.exec(select(WebhookDelivery).where(WebhookDelivery.status == "failed")

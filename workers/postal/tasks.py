@@ -6,6 +6,7 @@ from dataclasses import asdict
 
 from celery import shared_task
 
+from workers.celery_app import retry_policy
 from workers.postal.schemas import Parcel
 from workers.postal.services import QuoteService
 
@@ -15,13 +16,21 @@ def quote_parcel(from_province: int, to_province: int, to_ward: int, weight_g: i
     return asdict(QuoteService().quote(Parcel(from_province, to_province, to_ward, weight_g, cod_amount_vnd)))
 
 
-@shared_task(name="nongsan.postal.deliver_webhook", bind=True, acks_late=True, max_retries=None, time_limit=60)
+# The webhook-id is stable and the delivery row knows when it is done: idempotent, so acks_late.
+# The partner's own failures are paced by the delivery (backoff with jitter for 24 h, then failed);
+# max_retries only bounds the count, and the database being away is retried like any task.
+@shared_task(name="nongsan.postal.deliver_webhook", bind=True, acks_late=True, time_limit=60, tracked=True,
+             **retry_policy(max_retries=200))
 def deliver_webhook(self, delivery_id: str) -> str | None:
     from shop.db import unit_of_work
     from workers.postal.delivery import WebhookDeliveries
 
     with unit_of_work() as session:
-        wait = WebhookDeliveries(session).attempt(delivery_id)
+        deliveries = WebhookDeliveries(session)
+        wait = deliveries.attempt(delivery_id)
+        if wait is not None and self.request.retries >= self.max_retries:
+            deliveries.give_up(delivery_id)
+            wait = None
     if wait is not None:
         raise self.retry(countdown=wait)
     return delivery_id
