@@ -7,7 +7,7 @@ import json
 import uuid
 from functools import lru_cache
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from cryptography import x509
@@ -55,11 +55,19 @@ def iso_utc(moment: datetime) -> str:
 class KeyService:
     """Creates, stores (encrypted) and loads signing keys with their alliance certificates."""
 
-    def __init__(self, session: Session, encryptor: crypto.KeyEncryptor, *, base_url: str, alliance_name: str) -> None:
+    def __init__(self, session: Session, encryptor: crypto.KeyEncryptor, *, base_url: str, alliance_name: str,
+                 may_sign: Callable[[Session, IssuerRef], bool] | None = None) -> None:
         self.session = session
         self.encryptor = encryptor
         self.base_url = base_url
         self.alliance_name = alliance_name
+        # Whether an organisation may sign at all is the shop's knowledge (a cooperative that is
+        # pending, rejected or suspended may not); every signature and every new key passes here.
+        self.may_sign = may_sign
+
+    def _require_may_sign(self, issuer: IssuerRef) -> None:
+        if self.may_sign is not None and issuer.kind != KeyOwnerKind.ALLIANCE and not self.may_sign(self.session, issuer):
+            raise TraceabilityError("This organisation is not approved to sign records.", field="issuer", status=403)
 
     def _store(self, issuer: IssuerRef, private_key, certificate: x509.Certificate) -> SigningKey:
         public_raw = crypto.public_key_raw(private_key.public_key())
@@ -98,6 +106,7 @@ class KeyService:
         """A new key for a cooperative or partner, certified by the alliance root."""
         if issuer.kind == KeyOwnerKind.ALLIANCE:
             raise TraceabilityError("The alliance root is created, not issued.")
+        self._require_may_sign(issuer)
         root = self.alliance_root()
         root_private = self.private_key(root)
         root_cert = x509ca.cert_from_pem(root.certificate_pem)
@@ -114,6 +123,7 @@ class KeyService:
         return self._store(issuer, private_key, certificate)
 
     def active_key(self, issuer: IssuerRef) -> SigningKey:
+        self._require_may_sign(issuer)
         key = self.session.exec(
             select(SigningKey)
             .where(
@@ -518,7 +528,8 @@ def key_service(session: Session) -> KeyService:
 
     config = current_app.config
     encryptor = crypto.KeyEncryptor(crypto.parse_kek(config["KEY_ENCRYPTION_KEY"]), kek_id=config.get("KEK_ID", "k1"))
-    return KeyService(session, encryptor, base_url=config["PUBLIC_BASE_URL"], alliance_name=config["ALLIANCE_NAME"])
+    return KeyService(session, encryptor, base_url=config["PUBLIC_BASE_URL"], alliance_name=config["ALLIANCE_NAME"],
+                      may_sign=current_app.extensions.get("nongsan.may_sign"))
 
 
 def scan_counter(session: Session):

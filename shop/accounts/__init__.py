@@ -7,6 +7,7 @@ from shop.extensions import login_manager
 
 
 def init_app(app: Flask) -> None:
+    from shop.accounts import tasks  # noqa: F401 - registers the invitation task
     from shop.accounts.services import AccountService
     from shop.accounts.views import bp
     from shop.db import get_session

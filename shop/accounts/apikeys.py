@@ -12,6 +12,7 @@ from flask_babel import gettext
 from sqlmodel import Session, select
 
 from shop.accounts.models import ApiKey
+from shop.audit.services import AuditLog
 from shop.errors import ServiceError
 from shop.timeutil import utcnow
 
@@ -39,6 +40,8 @@ class ApiKeyService:
                      owner_kind=owner_kind, owner_id=owner_id, created_by=created_by)
         self.session.add(key)
         self.session.flush()
+        AuditLog(self.session).record("apikey.create", "api_key", key_id, after={"name": key.name, "owner": f"{owner_kind}:{owner_id}"},
+                                      cooperative_id=owner_id if owner_kind == "cooperative" else None)
         return key, f"{PREFIX}_{key_id}_{secret}"
 
     def list_for(self, owner_kind: str, owner_id: int) -> list[ApiKey]:
@@ -49,7 +52,11 @@ class ApiKeyService:
                                                      ApiKey.owner_id == owner_id)).first()
         if key is None:
             raise ServiceError(gettext("Unknown key."), field="key_id", status=404)
-        key.revoked_at = key.revoked_at or utcnow()
+        if key.revoked_at is None:
+            key.revoked_at = utcnow()
+            AuditLog(self.session).record("apikey.revoke", "api_key", key_id, before={"revoked": False},
+                                          after={"revoked": True, "name": key.name},
+                                          cooperative_id=owner_id if owner_kind == "cooperative" else None)
         self.session.flush()
 
     def authenticate(self, token: str) -> ApiCaller | None:

@@ -28,6 +28,8 @@ class User(SQLModel, table=True):
     cooperative_id: int | None = Field(default=None, foreign_key="cooperative.id", index=True)
     partner_id: int | None = Field(default=None, foreign_key="postal_partner.id", index=True)
     is_active: bool = Field(default=True)
+    # The cooperative's own administrator (the applicant's first user): may invite members.
+    is_coop_admin: bool = Field(default=False)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
@@ -48,4 +50,30 @@ class ApiKey(SQLModel, table=True):
     created_by: int | None = Field(default=None, foreign_key="user_account.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class InvitationStatus(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REVOKED = "revoked"
+
+
+class MemberInvitation(SQLModel, table=True):
+    """An invitation to join a cooperative. Only the SHA-256 of the token is kept: whoever reads the
+    database cannot accept an invitation; the clear token exists only in the link sent."""
+
+    __tablename__ = "member_invitation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_sha256: str = Field(max_length=64, unique=True)
+    cooperative_id: int = Field(foreign_key="cooperative.id", index=True)
+    channel: str = Field(max_length=10)  # email / sms
+    recipient: str = Field(max_length=254)
+    status: str = Field(default=InvitationStatus.PENDING, max_length=20)
+    invited_by: int | None = Field(default=None, foreign_key="user_account.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    accepted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    accepted_user_id: int | None = Field(default=None, foreign_key="user_account.id")
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

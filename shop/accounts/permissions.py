@@ -25,6 +25,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "alliance:cooperative:read",
             "alliance:cooperative:write",
             "alliance:console:read",
+            "alliance:audit:read",
             "alliance:work:retry",
             "trace:batch:recall",
         }
@@ -36,6 +37,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "coop:batch:write",
             "coop:order:read",
             "coop:order:write",
+            "coop:audit:read",
             "trace:batch:recall",
         }
     ),
@@ -43,8 +45,13 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
 }
 
 
-def permissions_for(role: str) -> frozenset[str]:
-    return ROLE_PERMISSIONS.get(role, frozenset())
+# Granted on top of the member role to a cooperative's own administrator (User.is_coop_admin).
+COOP_ADMIN_PERMISSIONS: frozenset[str] = frozenset({"coop:member:invite"})
+
+
+def permissions_for(role: str, *, coop_admin: bool = False) -> frozenset[str]:
+    granted = ROLE_PERMISSIONS.get(role, frozenset())
+    return granted | COOP_ADMIN_PERMISSIONS if coop_admin and role == Role.MEMBER else granted
 
 
 def requires(permission: str) -> Callable[[F], F]:

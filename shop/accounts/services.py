@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -20,6 +21,7 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 MIN_PASSWORD_LENGTH = 10
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,79}$")
 
 
 def hash_password(password: str) -> str:
@@ -41,7 +43,7 @@ def to_current_user(user: User) -> CurrentUser:
         role=user.role,
         cooperative_id=user.cooperative_id,
         partner_id=user.partner_id,
-        permissions=permissions_for(user.role),
+        permissions=permissions_for(user.role, coop_admin=user.is_coop_admin),
     )
 
 

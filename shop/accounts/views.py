@@ -1,4 +1,4 @@
-"""Log in and out."""
+"""Log in and out; a cooperative's members and the invitations that bring new ones."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext
 from flask_login import current_user, login_user, logout_user
 
-from shop.accounts.forms import LoginForm
+from shop.accounts.forms import AcceptInvitationForm, InviteForm, LoginForm
 from shop.accounts.models import Role
+from shop.accounts.permissions import requires
+from shop.errors import ServiceError
 from shop.accounts.services import AccountService
 from shop.db import get_session
 from shop.extensions import limiter
+from shop.timeutil import utcnow
 
 bp = Blueprint("accounts", __name__)
 
@@ -52,3 +55,80 @@ def logout():
         logout_user()
     flash(gettext("You have logged out."), "info")
     return redirect(url_for("catalog.home"))
+
+
+def _invitations():
+    from shop.accounts.invitations import InvitationService, link_key
+
+    config = current_app.config
+    return InvitationService(get_session(), link_key=link_key(config["SECRET_KEY"]),
+                             valid_days=int(config.get("INVITATION_VALID_DAYS", 7)),
+                             sms_available=bool(config.get("MESSAGE_WEBHOOK_URL")))
+
+
+@bp.route("/htx/members", methods=["GET", "POST"])
+@requires("coop:member:invite")
+def members():
+    """The cooperative's administrator: its members, pending invitations, and a new invitation."""
+    service = _invitations()
+    form = InviteForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            invitation = service.invite(current_user.cooperative_id, form.recipient.data, current_user.id)
+        except ServiceError as error:
+            form.recipient.errors = [error.message]
+            status = error.status
+        else:
+            flash(gettext("Invitation sent to %(recipient)s.", recipient=invitation.recipient), "success")
+            return redirect(url_for(".members"), 303)
+    elif form.is_submitted():
+        status = 400
+    return render_template("accounts/members.html", form=form, members=service.members(current_user.cooperative_id),
+                           invitations=service.pending(current_user.cooperative_id), now=utcnow()), status
+
+
+@bp.post("/htx/members/invitations/<int:invitation_id>/revoke")
+@requires("coop:member:invite")
+def revoke_invitation(invitation_id: int):
+    from flask_wtf import FlaskForm
+
+    if not FlaskForm().validate_on_submit():
+        flash(gettext("Your form expired. Please try again."), "error")
+        return redirect(url_for(".members"), 303)
+    try:
+        _invitations().revoke(current_user.cooperative_id, invitation_id)
+    except ServiceError as error:
+        return render_template("errors/error.html", status=error.status, message=error.message), error.status
+    flash(gettext("The invitation is withdrawn; its link no longer works."), "success")
+    return redirect(url_for(".members"), 303)
+
+
+@bp.route("/invite/<token>", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def accept_invitation(token: str):
+    """Whoever holds the link chooses a username and password and joins the cooperative."""
+    service = _invitations()
+    try:
+        _invitation, cooperative = service.open(token)
+    except ServiceError as error:
+        return render_template("accounts/invitation_gone.html", message=error.message, status=error.status), error.status
+    form = AcceptInvitationForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            service.accept(token, username=form.username.data, password=form.password.data,
+                           display_name=form.display_name.data)
+        except ServiceError as error:
+            field = form._fields.get(error.field or "")
+            if field is None:
+                return render_template("accounts/invitation_gone.html", message=error.message, status=error.status), error.status
+            field.errors = [error.message]
+            status = error.status
+        else:
+            flash(gettext("Welcome to %(name)s. Log in with your new username.", name=cooperative.name), "success")
+            return redirect(url_for(".login"), 303)
+    elif form.is_submitted():
+        status = 400
+    response = render_template("accounts/accept_invitation.html", form=form, cooperative=cooperative)
+    return response, status, {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}

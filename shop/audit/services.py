@@ -68,3 +68,58 @@ class AuditLog:
         self.session.add(entry)
         self.session.flush()
         return entry
+
+
+class AuditTrail:
+    """Reading the log: filtered, newest first, optionally limited to one cooperative's entries."""
+
+    def __init__(self, session: Session, *, cooperative_id: int | None = None) -> None:
+        self.session = session
+        # When set, the reader is that cooperative: it sees its own entries whatever it asks for.
+        self.scope = cooperative_id
+
+    def _query(self, *, action: str | None = None, cooperative_id: int | None = None,
+               since: datetime | None = None, until: datetime | None = None):
+        from sqlmodel import select
+
+        query = select(AuditEntry)
+        if self.scope is not None:
+            query = query.where(AuditEntry.cooperative_id == self.scope)
+        elif cooperative_id is not None:
+            query = query.where(AuditEntry.cooperative_id == cooperative_id)
+        if action:
+            query = query.where(AuditEntry.action == action)
+        if since is not None:
+            query = query.where(AuditEntry.at >= since)
+        if until is not None:
+            query = query.where(AuditEntry.at < until)
+        return query
+
+    def page(self, page: int = 1, per_page: int = 50, **filters) -> tuple[list[AuditEntry], int]:
+        from sqlalchemy import func
+        from sqlmodel import select
+
+        query = self._query(**filters)
+        total = self.session.exec(select(func.count()).select_from(query.subquery())).one()
+        rows = self.session.exec(query.order_by(AuditEntry.at.desc(), AuditEntry.id.desc())  # type: ignore[attr-defined]
+                                 .offset((max(1, page) - 1) * per_page).limit(per_page))
+        return list(rows), total
+
+    def all(self, limit: int = 100_000, **filters) -> list[AuditEntry]:
+        query = self._query(**filters).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())  # type: ignore[attr-defined]
+        return list(self.session.exec(query.limit(limit)))
+
+    def actions(self) -> list[str]:
+        from sqlmodel import select
+
+        query = select(AuditEntry.action).distinct()
+        if self.scope is not None:
+            query = query.where(AuditEntry.cooperative_id == self.scope)
+        return sorted(self.session.exec(query))
+
+
+def changes(before: dict | None, after: dict | None) -> list[tuple[str, Any, Any]]:
+    """(field, before, after) for each field that differs, in a stable order: the readable diff."""
+    before, after = before or {}, after or {}
+    keys = list(dict.fromkeys([*before.keys(), *after.keys()]))
+    return [(key, before.get(key), after.get(key)) for key in keys if before.get(key) != after.get(key)]

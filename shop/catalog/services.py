@@ -257,6 +257,10 @@ class CatalogService:
         except TraceabilityError as error:
             raise ServiceError(error.message, field=error.field, status=error.status) from error
         withdraw_from_sale(self.session, product.gtin, batch.lot)
+        from shop.audit.services import AuditLog
+
+        AuditLog(self.session).record("batch.recall", "batch", f"{product.gtin}/{batch.lot}", before={"recalled": False},
+                                      after={"recalled": True, "reason": reason}, cooperative_id=self.cooperative_id)
         return recall
 
     def insights(self, batch_id: int, scans) -> dict:
@@ -520,5 +524,11 @@ class PublicCatalog:
                    not_recalled())
         ).first()
         if row is None:
+            # A cooperative that is not (or no longer) approved sells nothing; say so by name.
+            seller = self.session.exec(select(Cooperative).join(Batch, Batch.cooperative_id == Cooperative.id)
+                                       .where(Batch.id == batch_id)).first()
+            if seller is not None and seller.status != CooperativeStatus.APPROVED:
+                raise NotFound(gettext("%(name)s is not selling on nongsan at the moment; remove its products from your cart.",
+                                       name=seller.name), field="cart")
             raise NotFound(gettext("This batch is no longer for sale."), field="batch_id")
         return row

@@ -45,3 +45,9 @@ class Cooperative(SQLModel, table=True):
     bank_bin: str | None = Field(default=None, max_length=6)
     bank_account: str | None = Field(default=None, max_length=19)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Onboarding: what the applicant says it sells, when it applied, and the alliance's last
+    # decision (approve, reject, suspend, reinstate) with its reason, shown to the applicant.
+    main_products: str = Field(default="", max_length=1000)
+    applied_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    decision_reason: str | None = Field(default=None, max_length=1000)

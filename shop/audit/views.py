@@ -1,0 +1,105 @@
+"""The audit log, read-only: the alliance sees every entry, a cooperative's members their own.
+
+Only GET routes exist; the log cannot be edited or deleted through the service."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import date, datetime, time, timedelta
+
+from flask import Blueprint, abort, render_template, request
+from flask_babel import gettext
+from flask_login import current_user
+
+from shop.audit.services import AuditTrail, changes
+from shop.db import get_session
+from shop.extensions import login_manager
+from shop.i18n import LOCAL_TZ
+
+bp = Blueprint("audit", __name__)
+PER_PAGE = 50
+
+
+def _trail() -> AuditTrail:
+    """The reader's view of the log, or the login page / 403 for anybody else."""
+    if not current_user.is_authenticated:
+        abort(login_manager.unauthorized())
+    if "alliance:audit:read" in current_user.permissions:
+        return AuditTrail(get_session())
+    if "coop:audit:read" in current_user.permissions and current_user.cooperative_id is not None:
+        return AuditTrail(get_session(), cooperative_id=current_user.cooperative_id)
+    abort(403)
+
+
+def _day(name: str) -> tuple[date | None, str | None]:
+    """A date from the filter form: yyyy-mm-dd (the date picker) or dd/mm/yyyy (typed)."""
+    raw = (request.args.get(name) or "").strip()
+    if not raw:
+        return None, None
+    for pattern in ("%Y-%m-%d", "%d/%m/%Y"):
+        try:
+            return datetime.strptime(raw, pattern).date(), None
+        except ValueError:
+            continue
+    return None, gettext("Enter the date as dd/mm/yyyy.")
+
+
+def _filters() -> tuple[dict, dict[str, str]]:
+    errors: dict[str, str] = {}
+    since, error = _day("from")
+    if error:
+        errors["from"] = error
+    until, error = _day("to")
+    if error:
+        errors["to"] = error
+    if since and until and until < since:
+        errors["to"] = gettext("The end date is before the start date.")
+    cooperative = request.args.get("cooperative", type=int)
+    filters = {
+        "action": (request.args.get("action") or "").strip()[:80] or None,
+        "cooperative_id": cooperative if cooperative and 0 < cooperative < 2**31 else None,
+        # Days are the reader's days in Asia/Ho_Chi_Minh; the end day is included.
+        "since": datetime.combine(since, time.min, LOCAL_TZ) if since and not errors else None,
+        "until": datetime.combine(until + timedelta(days=1), time.min, LOCAL_TZ) if until and not errors else None,
+    }
+    return filters, errors
+
+
+def _shown(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value)
+
+
+@bp.get("/audit")
+def entries():
+    trail = _trail()
+    filters, errors = _filters()
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    rows, total = trail.page(page, PER_PAGE, **filters)
+    pages = max(1, math.ceil(total / PER_PAGE))
+    args = {key: value for key, value in request.args.items() if key != "page" and value}
+    return render_template(
+        "audit/entries.html", rows=[(entry, changes(entry.before, entry.after)) for entry in rows], total=total,
+        page=page, pages=pages, args=args, errors=errors, actions=trail.actions(), scoped=trail.scope is not None,
+        shown=_shown), 400 if errors else 200
+
+
+@bp.get("/audit/export.<fmt>")
+def export(fmt: str):
+    from shop.exports import table_response
+
+    if fmt not in ("csv", "xlsx"):
+        abort(404)
+    trail = _trail()
+    filters, errors = _filters()
+    if errors:
+        abort(400)
+    header = [gettext("Time"), gettext("Who"), gettext("Action"), gettext("Object"), gettext("Cooperative"),
+              gettext("Before"), gettext("After")]
+    rows = ([e.at, e.actor_label, e.action, f"{e.object_type} {e.object_id}",
+             e.cooperative_id, _shown(e.before), _shown(e.after)] for e in trail.all(**filters))
+    return table_response(fmt, "nhat-ky-quan-tri", header, rows, sheet_title=gettext("Audit log"))

@@ -1,0 +1,69 @@
+"""Background work for onboarding: telling the applicant what the alliance decided."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from flask import current_app, render_template
+from flask_babel import force_locale, gettext
+
+from shop.cooperatives.models import Cooperative
+from shop.db import unit_of_work
+from workers.notifications.services import (
+    Mail, NotificationService, PermanentMailError, TemporaryMailError, configured_mailer, configured_message_adapter,
+)
+
+KINDS = ("received", "approved", "rejected", "suspended", "reinstated")
+
+
+def _subject(kind: str, name: str) -> str:
+    # Spelled out so the translation catalogue finds every subject.
+    subjects = {
+        "received": gettext("[nongsan] We received the application of %(name)s", name=name),
+        "approved": gettext("[nongsan] %(name)s is approved", name=name),
+        "rejected": gettext("[nongsan] The application of %(name)s was not approved", name=name),
+        "suspended": gettext("[nongsan] %(name)s is suspended", name=name),
+        "reinstated": gettext("[nongsan] %(name)s is reinstated", name=name),
+    }
+    return subjects[kind]
+
+
+@shared_task(name="nongsan.cooperatives.send_application_notice", bind=True, max_retries=8)
+def send_application_notice(self, cooperative_id: int, kind: str, notice_id: int | None = None) -> bool:
+    """E-mail the cooperative (or, without an address, a short text through the SMS gateway).
+    Keyed by the audit entry of the decision, so a re-run sends nothing twice."""
+    from sqlmodel import select
+
+    from workers.notifications.models import Notification
+
+    if kind not in KINDS:
+        return False
+    with unit_of_work() as session:
+        cooperative = session.get(Cooperative, cooperative_id)
+        if cooperative is None:
+            return False
+        key = f"application:{cooperative_id}:{kind}:{notice_id}"
+        base = current_app.config["PUBLIC_BASE_URL"]
+        with force_locale("vi"):
+            subject = _subject(kind, cooperative.name)
+            context = dict(cooperative=cooperative, kind=kind, base_url=base, login_url=f"{base}/login")
+            text = render_template("emails/application_notice.txt", **context)
+            html = render_template("emails/application_notice.html", **context)
+        if cooperative.email:
+            try:
+                return NotificationService(session, configured_mailer()).send_once(
+                    key, Mail(to=cooperative.email, subject=subject, text=text, html=html))
+            except TemporaryMailError as error:
+                raise self.retry(exc=error, countdown=min(30 * 2**self.request.retries, 3600))
+        adapter = configured_message_adapter()
+        if adapter is None or session.exec(select(Notification.id).where(Notification.key == key)).first():
+            return False
+        try:
+            adapter.send(f"msg_application_{cooperative_id}_{kind}_{notice_id}", cooperative.phone, subject + "\n" + text[:500])
+            outcome, error_text = "sent", None
+        except PermanentMailError as error:
+            outcome, error_text = "failed", str(error)[:500]
+        except TemporaryMailError as error:
+            raise self.retry(exc=error, countdown=min(30 * 2**self.request.retries, 3600))
+        session.add(Notification(key=key, channel="sms", recipient=cooperative.phone, subject=subject[:300],
+                                 status=outcome, error=error_text))
+        return outcome == "sent"
