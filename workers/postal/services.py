@@ -223,6 +223,128 @@ class ShipmentService:
         shipment_status_changed.send(self, session=self.session, shipment=shipment, previous=previous, actor=actor)
         return shipment, True
 
+    # The partner portal (post-office staff at the counter). Every change goes through
+    # apply_partner_update, the path the partner API uses, so the rules cannot drift apart.
+
+    PICKUP_STATUSES = (ShipmentStatus.AWAITING_PICKUP, ShipmentStatus.ACCEPTED)
+    SCAN_STATUSES = (
+        ShipmentStatus.PICKED_UP, ShipmentStatus.IN_TRANSIT, ShipmentStatus.OUT_FOR_DELIVERY, ShipmentStatus.DELIVERED,
+        ShipmentStatus.DELIVERY_FAILED, ShipmentStatus.RETURNING, ShipmentStatus.RETURNED, "cod_collected",
+    )
+
+    def pickup_groups(self, partner_id: int, statuses=None, *, cooperative_id: int | None = None,
+                      ward_code: int | None = None, rows_per_group: int = 100) -> list[dict]:
+        """The partner's shipments grouped by the commune/ward they are picked up in and the sending
+        cooperative. Counts and COD totals cover every matching shipment; `shipments` holds the
+        oldest `rows_per_group` of each group, so one busy cooperative cannot crowd out the rest."""
+        from sqlalchemy import func
+
+        conditions = [Shipment.partner_id == partner_id]
+        if statuses:
+            conditions.append(Shipment.status.in_(list(statuses)))  # type: ignore[attr-defined]
+        if cooperative_id is not None:
+            conditions.append(Shipment.cooperative_id == cooperative_id)
+        if ward_code is not None:
+            conditions.append(Shipment.sender_ward_code == ward_code)
+        totals = self.session.exec(
+            select(Shipment.sender_ward_code, Shipment.sender_province_code, Shipment.cooperative_id, Shipment.status,
+                   func.count(Shipment.id), func.coalesce(func.sum(Shipment.cod_amount_vnd), 0), func.max(Shipment.sender_name))
+            .where(*conditions)
+            .group_by(Shipment.sender_ward_code, Shipment.sender_province_code, Shipment.cooperative_id, Shipment.status)
+        ).all()
+        groups: dict[tuple[int, int], dict] = {}
+        for ward, province, cooperative, status, count, cod_total, sender_name in totals:
+            group = groups.setdefault((ward, cooperative), {
+                "ward_code": ward, "province_code": province, "cooperative_id": cooperative, "sender_name": sender_name,
+                "count": 0, "cod_total_vnd": 0, "by_status": {}, "shipments": [],
+            })
+            group["count"] += int(count)
+            group["cod_total_vnd"] += int(cod_total)
+            group["by_status"][status] = int(count)
+        if not groups:
+            return []
+        ranked = (
+            select(Shipment.id, func.row_number().over(
+                partition_by=(Shipment.sender_ward_code, Shipment.cooperative_id),
+                order_by=(Shipment.created_at, Shipment.id)).label("position"))
+            .where(*conditions)
+            .subquery()
+        )
+        rows = self.session.exec(
+            select(Shipment).join(ranked, ranked.c.id == Shipment.id).where(ranked.c.position <= rows_per_group)
+            .order_by(Shipment.created_at, Shipment.id)  # type: ignore[arg-type]
+        )
+        for shipment in rows:
+            groups[(shipment.sender_ward_code, shipment.cooperative_id)]["shipments"].append(shipment)
+        return list(groups.values())
+
+    def accept(self, partner_id: int, code: str, actor: str) -> tuple[Shipment, bool]:
+        """Accept a job, exactly as `POST /api/partner/v1/shipments/{code}/accept` does (same update
+        id), so accepting from the portal and from the API is one and the same update."""
+        shipment = self.get_for_partner(partner_id, code)
+        return self.apply_partner_update(partner_id, shipment.code, f"accept:{shipment.code}", ShipmentStatus.ACCEPTED,
+                                         None, actor=actor)
+
+    def accept_group(self, partner_id: int, cooperative_id: int, ward_code: int, actor: str) -> tuple[int, int]:
+        """Accept every job of one pick-up group still awaiting pick-up; returns (accepted now, group
+        size). Repeating it accepts nothing more. An empty or foreign group is unknown (404)."""
+        shipments = list(self.session.exec(
+            select(Shipment).where(Shipment.partner_id == partner_id, Shipment.cooperative_id == cooperative_id,
+                                   Shipment.sender_ward_code == ward_code)
+            .order_by(Shipment.created_at, Shipment.id)  # type: ignore[arg-type]
+        ))
+        if not shipments:
+            raise NotFound(gettext("Unknown pick-up group."), field="group")
+        accepted = 0
+        for shipment in shipments:
+            if shipment.status == ShipmentStatus.AWAITING_PICKUP:
+                _shipment, changed = self.accept(partner_id, shipment.code, actor)
+                accepted += int(changed)
+        return accepted, len(shipments)
+
+    def for_labels(self, partner_id: int, *, codes: list[str] | None = None, cooperative_id: int | None = None,
+                   ward_code: int | None = None, statuses=None) -> list[tuple[Shipment, str]]:
+        """Shipments to print labels for, each with the sending cooperative's phone (the shipment row
+        does not copy it). Only the partner's own shipments; unknown codes are 404."""
+        from shop.cooperatives.models import Cooperative  # the shipment already points at this table
+
+        if codes is not None:
+            shipments = [self.get_for_partner(partner_id, code) for code in codes]
+        else:
+            query = select(Shipment).where(Shipment.partner_id == partner_id)
+            if cooperative_id is not None:
+                query = query.where(Shipment.cooperative_id == cooperative_id)
+            if ward_code is not None:
+                query = query.where(Shipment.sender_ward_code == ward_code)
+            if statuses:
+                query = query.where(Shipment.status.in_(list(statuses)))  # type: ignore[attr-defined]
+            shipments = list(self.session.exec(query.order_by(Shipment.created_at, Shipment.id)))  # type: ignore[arg-type]
+        phones = dict(self.session.exec(
+            select(Cooperative.id, Cooperative.phone).where(Cooperative.id.in_({s.cooperative_id for s in shipments}))  # type: ignore[union-attr]
+        ).all()) if shipments else {}
+        return [(shipment, phones.get(shipment.cooperative_id, "")) for shipment in shipments]
+
+    def apply_scan(self, partner_id: int, code: str, scan_id: str, status: str, amount_vnd: int | None,
+                   actor: str) -> tuple[str, Shipment]:
+        """A label scanned at the counter: the partner API's update path, keyed by the scan's own id
+        (a page resubmitted or retried after a network error applies once). Returns the outcome:
+        'updated', 'already' (at this status, COD already recorded, or this very scan seen before)
+        or 'refused' (the shipment would move backwards, or was cancelled). Unknown codes are 404."""
+        if status not in self.SCAN_STATUSES:
+            raise ServiceError(gettext("Choose the new status."), field="status")
+        if not scan_id or len(scan_id) > 24 or not scan_id.replace("-", "").isalnum():
+            raise ServiceError(gettext("This scan has no valid id; reload the page."), field="scan_id")
+        shipment = self.get_for_partner(partner_id, code)
+        # Code and status are part of the id: a stale page re-sending its scan id with another
+        # code is a new update, not a duplicate of the earlier one.
+        update_id = f"scan:{scan_id}:{shipment.code}:{status}"
+        shipment, applied = self.apply_partner_update(partner_id, shipment.code, update_id, status, amount_vnd, actor)
+        if applied:
+            return "updated", shipment
+        if status in self.COD_EVENTS or shipment.status == status or status in _reachable(shipment.status):
+            return "already", shipment
+        return "refused", shipment
+
 
 def _reachable(status: str) -> set[str]:
     seen, todo = set(), [status]
