@@ -49,6 +49,13 @@ DEFAULTS: dict[str, Any] = {
     "ALLIANCE_EMAIL": None,
     "OUTBOX_SWEEP_SECONDS": 30,
     "CELERY_QUEUE": "nongsan",
+    # Who prices parcels: "tariff" (the alliance's table) or "http" (a live carrier API at
+    # CARRIER_URL, falling back to the table); quotes are cached for QUOTE_CACHE_SECONDS (0: off).
+    "CARRIER_ADAPTER": "tariff",
+    "CARRIER_URL": None,
+    "CARRIER_TOKEN": None,
+    "CARRIER_TIMEOUT": 2,
+    "QUOTE_CACHE_SECONDS": 3600,
     # The official EPCIS 2.0 JSON schema, when the deployment has a copy: captures are then checked
     # against it as well as against nongsan's own rules.
     "EPCIS_SCHEMA_PATH": None,

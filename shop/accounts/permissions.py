@@ -25,6 +25,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "alliance:cooperative:read",
             "alliance:cooperative:write",
             "alliance:console:read",
+            "alliance:tariff:read",
+            "alliance:tariff:write",
             "alliance:audit:read",
             "alliance:work:retry",
             "trace:batch:recall",

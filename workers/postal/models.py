@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Text, UniqueConstraint
+from sqlalchemy import JSON, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from shop.timeutil import UTCDateTime, utcnow
@@ -103,3 +103,20 @@ class WebhookDelivery(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=300)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class TariffVersion(SQLModel, table=True):
+    """One version of the alliance's shipping tariff. Rows are never changed: an edit adds the next
+    version, so a quote made under an old version can always be explained. The highest version is
+    the one in force."""
+
+    __tablename__ = "tariff_version"
+
+    id: int | None = Field(default=None, primary_key=True)
+    version: int = Field(unique=True)
+    rates: dict = Field(sa_type=JSON)  # TariffRates (workers.postal.schemas), as JSON
+    note: str = Field(default="", max_length=300)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_by_user_id: int | None = Field(default=None, foreign_key="user_account.id")
+    created_by: str = Field(default="system", max_length=120)
+

@@ -13,7 +13,6 @@ from shop.errors import NotFound, ServiceError
 from shop.timeutil import utcnow
 from workers.postal.models import Partner, Shipment, ShipmentStatus, ShipmentStatusChange
 from workers.postal.schemas import Parcel, Quote, ShipmentRequest
-from workers.postal.tariff import CarrierAdapter, TariffAdapter
 
 _signals = Namespace()
 # Sent inside the transaction that changed the shipment, so listeners (the shop's orders) change
@@ -50,14 +49,73 @@ def new_shipment_code(service_indicator: str = "EN") -> str:
 
 
 class QuoteService:
-    def __init__(self, carrier: CarrierAdapter | None = None) -> None:
-        self.carrier = carrier or TariffAdapter()
+    """Prices parcels with the configured carrier adapter and the tariff version in force, through
+    the quote cache (see workers.postal.quotes)."""
+
+    def __init__(self, session: Session | None = None, carrier=None, cache=None) -> None:
+        self.session = session  # None: the request's or task's session, else a short one of its own
+        self.carrier = carrier  # None: the one the configuration names
+        self.cache = cache
+
+    def _active_tariff(self):
+        from flask import g
+
+        from shop.db import db
+        from workers.postal.tariff import TariffBook
+
+        session = self.session if self.session is not None else g.get("db_session")
+        if session is not None:
+            return TariffBook(session).active()
+        with db.new_session() as own:
+            tariff = TariffBook(own).active()
+            own.commit()  # keeps version 1 when the table was empty and this read seeded it
+            return tariff
 
     def quote(self, parcel: Parcel) -> Quote:
+        from dataclasses import asdict, replace
+
+        from flask import current_app
+
+        from workers.postal.carriers import configured_carrier
+        from workers.postal.quotes import FALLBACK_TTL_SECONDS, band_of, quote_cache
+        from workers.postal.tariff import chargeable_weight_g, region_of
+
+        _check_parcel(parcel)
+        tariff = self._active_tariff()
         try:
-            return self.carrier.quote(parcel)
+            region_of(parcel.from_province_code, tariff.rates.regions)
+            region_of(parcel.to_province_code, tariff.rates.regions)
+        except ValueError as error:
+            raise ServiceError(gettext("The tariff has no price for this province."), field="province_code") from error
+        carrier = self.carrier or configured_carrier(tariff)
+        cache = self.cache or quote_cache()
+        band = band_of(parcel, tariff)
+        key = band.key(carrier.name, tariff)
+        actual_weight = chargeable_weight_g(parcel, tariff.rates.volumetric_divisor)
+        hit = cache.get(key)
+        if hit is not None:
+            return replace(Quote(**hit), chargeable_weight_g=actual_weight, cached=True)
+        try:
+            quote = carrier.quote(band.parcel(parcel))
         except ValueError as error:
             raise ServiceError(gettext("This parcel cannot be quoted: %(reason)s", reason=str(error)), field="parcel") from error
+        ttl = int(current_app.config.get("QUOTE_CACHE_SECONDS") or 0)
+        if quote.source == "tariff_fallback":
+            ttl = min(ttl, FALLBACK_TTL_SECONDS)
+        if ttl > 0:
+            cache.put(key, asdict(quote), ttl)
+        return replace(quote, chargeable_weight_g=actual_weight)
+
+
+def _check_parcel(parcel: Parcel) -> None:
+    """Whole, sensible numbers only, each refused with the field it concerns."""
+    limits = (("weight_g", 1, 10_000_000), ("length_cm", 0, 1000), ("width_cm", 0, 1000), ("height_cm", 0, 1000),
+              ("cod_amount_vnd", 0, 1_000_000_000))
+    for name, low, high in limits:
+        value = getattr(parcel, name)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ServiceError(gettext("%(field)s must be a whole number from %(low)s to %(high)s.", field=name, low=low,
+                                       high=high), field=name)
 
 
 class ShipmentService:

@@ -1,0 +1,138 @@
+"""The shipping tariff in the alliance console: the version in force and its history, the edit
+form (each save publishes the next version), and a calculator that itemises a quote."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_wtf import FlaskForm
+
+from shop import address
+from shop.accounts.permissions import requires
+from shop.db import get_session
+from shop.errors import ServiceError
+from workers.postal.schemas import Parcel, Zone
+from workers.postal.tariff import ActiveTariff, TariffAdapter, TariffBook, form_values, rates_from_form
+
+bp = Blueprint("tariff", __name__, url_prefix="/alliance/tariff")
+
+
+@bp.get("/")
+@bp.get("/versions/<int:version>")
+@requires("alliance:tariff:read")
+def show(version: int | None = None):
+    book = TariffBook(get_session())
+    history = book.history()
+    row = book.get(version) if version is not None else history[0]
+    return render_template("postal/tariff.html", row=row, tariff=ActiveTariff.from_row(row), history=history,
+                           active_version=history[0].version, zones=list(Zone))
+
+
+@bp.route("/edit", methods=["GET", "POST"])
+@requires("alliance:tariff:write")
+def edit():
+    book = TariffBook(get_session())
+    current = book.active()
+    form = FlaskForm()
+    errors: dict[str, str] = {}
+    values = dict(form_values(current.rates), note="", based_on=str(current.version))
+    if request.method == "POST":
+        values = {key: request.form.get(key, "") for key in values}
+        if not form.validate_on_submit():
+            errors["form"] = gettext("Your form expired. Please try again.")
+        else:
+            rates, errors = rates_from_form(request.form, current.rates.regions)
+            note = request.form.get("note", "").strip()
+            if len(note) < 3 or len(note) > 300:
+                errors["note"] = gettext("Say in a few words (3 to 300 characters) why the tariff changes.")
+            based_on = request.form.get("based_on", "")
+            if not errors:
+                try:
+                    row = book.publish(rates, note, int(based_on) if based_on.isdigit() else -1)
+                except ServiceError as error:
+                    errors[error.field or "form"] = error.message
+                else:
+                    flash(gettext("Tariff version %(version)s is now in force.", version=row.version), "success")
+                    return redirect(url_for(".show"), 303)
+    return render_template("postal/tariff_edit.html", form=form, values=values, errors=errors, current=current,
+                           zones=list(Zone)), 400 if errors else 200
+
+
+CALCULATOR_FIELDS = ("from_province", "to_province", "to_ward", "weight_g", "length_cm", "width_cm", "height_cm",
+                     "cod_amount_vnd")
+
+
+@bp.get("/calculator")
+@requires("alliance:tariff:read")
+def calculator():
+    book = TariffBook(get_session())
+    history = book.history()
+    values = {name: request.args.get(name, "").strip() for name in (*CALCULATOR_FIELDS, "version")}
+    errors: dict[str, str] = {}
+    quote = row = None
+    if request.args:
+        numbers = _whole_numbers(values, errors)
+        try:
+            row = book.get(numbers["version"]) if numbers.get("version") else history[0]
+        except ServiceError as error:
+            errors["version"] = error.message
+        errors.update(_check(numbers))
+        if not errors:
+            quote, errors = _preview(row, numbers)
+    return render_template("postal/tariff_calculator.html", values=values, errors=errors, quote=quote, row=row,
+                           history=history, provinces=address.provinces(),
+                           wards=address.wards(int(values["to_province"])) if values["to_province"].isdigit() else []), \
+        400 if errors else 200
+
+
+def _whole_numbers(values: dict[str, str], errors: dict[str, str]) -> dict[str, int]:
+    numbers: dict[str, int] = {}
+    optional = {"to_ward", "length_cm", "width_cm", "height_cm", "cod_amount_vnd", "version"}
+    for name, raw in values.items():
+        if raw == "" and name in optional:
+            numbers[name] = 0
+        elif raw.isdigit() and len(raw) <= 10:
+            numbers[name] = int(raw)
+        else:
+            errors[name] = gettext("Enter a whole number (0 or more).")
+    return numbers
+
+
+def _check(numbers: dict[str, int]) -> dict[str, str]:
+    """Problems with the calculator's inputs that parsed as numbers, by field."""
+    errors: dict[str, str] = {}
+    known = dict(address.provinces())
+    for name in ("from_province", "to_province"):
+        if name in numbers and numbers[name] not in known:
+            errors[name] = gettext("Choose a province.")
+    if numbers.get("to_ward") and numbers.get("to_province") in known and not address.is_valid(numbers["to_province"], numbers["to_ward"]):
+        errors["to_ward"] = gettext("Choose a commune or ward of the selected province.")
+    if "weight_g" in numbers and not 1 <= numbers["weight_g"] <= 10_000_000:
+        errors["weight_g"] = gettext("The weight must be at least 1 g.")
+    for name in ("length_cm", "width_cm", "height_cm"):
+        if numbers.get(name, 0) > 1000:
+            errors[name] = gettext("At most 1000 cm.")
+    return errors
+
+
+def _preview(row, numbers: dict[str, int]):
+    """The quote the version's table gives for these inputs."""
+    parcel = Parcel(numbers["from_province"], numbers["to_province"], numbers["to_ward"], numbers["weight_g"],
+                    numbers["cod_amount_vnd"], numbers["length_cm"], numbers["width_cm"], numbers["height_cm"])
+    try:
+        return TariffAdapter(ActiveTariff.from_row(row)).quote(parcel), {}
+    except ValueError:
+        return None, {"to_province": gettext("The tariff has no price for this province.")}
+
+
+@bp.context_processor
+def _labels():
+    zones = {Zone.INTRA_PROVINCE: gettext("Same province"), Zone.INTRA_REGION: gettext("Same region"),
+             Zone.INTER_REGION: gettext("Another region")}
+    regions = {"north": gettext("North"), "central": gettext("Central"), "south": gettext("South")}
+    return {
+        "zone_label": lambda zone: zones.get(zone, zone),
+        "region_label": lambda name: regions.get(name, name),
+        "province_label": address.province_name,
+        "ward_label": lambda code: f"{address.ward_name(code)} ({code})",
+    }
