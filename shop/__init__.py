@@ -59,6 +59,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     import shop.catalog
     import shop.cooperatives
     import shop.orders
+    import shop.insight
     import shop.partner_api
     import shop.errors
     import shop.labels
@@ -74,6 +75,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     shop.cooperatives.init_app(app)
     shop.catalog.init_app(app)
     shop.orders.init_app(app)
+    shop.insight.init_app(app)
     traceability.init_app(app)
     workers.init_app(app)
     workers.postal.init_app(app)

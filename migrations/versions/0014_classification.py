@@ -17,9 +17,40 @@ branch_labels = None
 depends_on = None
 
 
+INDEXES = (
+    # (name, table, columns): what the dashboard's and the classification's aggregates read through.
+    ("ix_insight_order_period", "customer_order", ["created_at", "status", "cooperative_id", "goods_total_vnd"]),
+    ("ix_insight_scanday_day", "scanday", ["day", "count"]),
+    ("ix_insight_shipment_period", "shipment", ["created_at", "status"]),
+    ("ix_insight_orderstatus_to", "orderstatuschange", ["to_status", "order_id", "at"]),
+    ("ix_insight_credential_batch", "credential", ["gtin", "lot", "event_type"]),
+    ("ix_insight_problemreport_created", "problemreport", ["created_at"]),
+    ("ix_insight_batch_created", "batch", ["created_at"]),
+    ("ix_insight_recall_at", "recall", ["recalled_at"]),
+)
+
+
 def upgrade() -> None:
-    pass
+    op.create_table('survey_finding',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('cooperative_id', sa.Integer(), nullable=False),
+    sa.Column('survey_date', sa.Date(), nullable=False),
+    sa.Column('surveyor', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
+    sa.Column('findings', sa.Text(), nullable=False),
+    sa.Column('assessed_class', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=True),
+    sa.Column('recorded_by', sa.Integer(), nullable=True),
+    sa.Column('created_at', shop.timeutil.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['cooperative_id'], ['cooperative.id'], name=op.f('fk_survey_finding_cooperative_id_cooperative')),
+    sa.ForeignKeyConstraint(['recorded_by'], ['user_account.id'], name=op.f('fk_survey_finding_recorded_by_user_account')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_survey_finding'))
+    )
+    op.create_index(op.f('ix_survey_finding_cooperative_id'), 'survey_finding', ['cooperative_id'], unique=False)
+    for name, table, columns in INDEXES:
+        op.create_index(name, table, columns, unique=False)
 
 
 def downgrade() -> None:
-    pass
+    for name, table, _columns in reversed(INDEXES):
+        op.drop_index(name, table_name=table)
+    op.drop_index(op.f('ix_survey_finding_cooperative_id'), table_name='survey_finding')
+    op.drop_table('survey_finding')

@@ -1,0 +1,52 @@
+"""The alliance's own survey findings, and the indexes the dashboard's aggregates read through.
+
+The indexes sit on other packages' tables but are declared here, next to the queries that need
+them, so that the models and migration 0014 describe the same schema.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Index, Text
+from sqlmodel import Field, SQLModel
+
+from shop.catalog.models import Batch
+from shop.orders.models import Order, OrderStatusChange
+from shop.timeutil import UTCDateTime, utcnow
+from traceability.models import Credential, ProblemReport, Recall, ScanDay
+from workers.postal.models import Shipment
+
+
+class SurveyFinding(SQLModel, table=True):
+    """What the alliance's staff saw when they visited a cooperative, kept beside its score."""
+
+    __tablename__ = "survey_finding"
+
+    id: int | None = Field(default=None, primary_key=True)
+    cooperative_id: int = Field(foreign_key="cooperative.id", index=True)
+    survey_date: date
+    surveyor: str = Field(max_length=120)
+    findings: str = Field(sa_type=Text)
+    # The class the surveyors would give; may differ from the computed one, which is the point.
+    assessed_class: str | None = Field(default=None, max_length=10)
+    recorded_by: int | None = Field(default=None, foreign_key="user_account.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+# Month-by-month and per-cooperative sums over the orders of a period read only these columns.
+Index("ix_insight_order_period", Order.__table__.c.created_at, Order.__table__.c.status,
+      Order.__table__.c.cooperative_id, Order.__table__.c.goods_total_vnd)
+# Scans per month: a range of days, summed, without touching the table.
+Index("ix_insight_scanday_day", ScanDay.__table__.c.day, ScanDay.__table__.c.count)
+# Shipments of a period by status, and what is still owed for cash on delivery.
+Index("ix_insight_shipment_period", Shipment.__table__.c.created_at, Shipment.__table__.c.status)
+# When each order reached the post (on-time fulfilment).
+Index("ix_insight_orderstatus_to", OrderStatusChange.__table__.c.to_status, OrderStatusChange.__table__.c.order_id,
+      OrderStatusChange.__table__.c.at)
+# Signed events and complaints found by batch; batches and recalls by period.
+Index("ix_insight_credential_batch", Credential.__table__.c.gtin, Credential.__table__.c.lot,
+      Credential.__table__.c.event_type)
+Index("ix_insight_problemreport_created", ProblemReport.__table__.c.created_at)
+Index("ix_insight_batch_created", Batch.__table__.c.created_at)
+Index("ix_insight_recall_at", Recall.__table__.c.recalled_at)

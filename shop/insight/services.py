@@ -1,0 +1,567 @@
+"""The classification of cooperatives and the alliance's dashboard figures.
+
+Every figure is one aggregate query over the period (GROUP BY in the database, the same SQL on
+PostgreSQL and SQLite); Python only combines the sums. The rules of the score are one constant,
+`SCORING`, shown as is on the score pages so that anyone can redo the arithmetic.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+
+from flask_babel import gettext, lazy_gettext as _l
+from sqlalchemy import and_, case, func, literal_column, or_
+from sqlmodel import Session, select
+
+from shop.audit.services import AuditLog
+from shop.catalog.models import Batch, Certification, Product
+from shop.cooperatives.models import Cooperative, CooperativeStatus
+from shop.errors import NotFound, ServiceError
+from shop.i18n import LOCAL_TZ, format_vnd
+from shop.insight.formatting import format_number, format_percent
+from shop.insight.models import SurveyFinding
+from shop.insight.schemas import (
+    ComponentScore,
+    CooperativeScore,
+    Input,
+    MonthRange,
+    Period,
+    SurveyFindingCreate,
+    Table,
+)
+from shop.orders.models import Order, OrderLine, OrderStatus, OrderStatusChange
+from traceability.models import Credential, ProblemReport, Recall, ScanDay
+from workers.postal.models import Shipment, ShipmentStatus
+
+
+@dataclass(frozen=True)
+class ScoringRules:
+    """How a cooperative's score is made. Changing a number here changes every score and the
+    explanation on the score pages alike."""
+
+    period_months: int = 12
+    # Points out of 100 each component contributes at its best.
+    weights: tuple[tuple[str, int], ...] = (
+        ("sales", 25), ("on_time", 25), ("traceability", 20), ("complaints", 15), ("returns", 15),
+    )
+    # Sales: revenue of delivered orders as a share of the best cooperative in the same province.
+    # On time: handed to the post within this many days of being placed, and delivered.
+    on_time_days: int = 2
+    # Traceability: average signed events per batch that earns full marks, and the split between
+    # events per batch, batches with both harvest and packing signed, and a valid certification.
+    events_per_batch_target: int = 4
+    traceability_parts: tuple[tuple[str, int], ...] = (("events", 40), ("harvest_packing", 40), ("certification", 20))
+    # Complaints: points lost per problem report per 100 delivered orders (at least 1 order counted).
+    complaint_penalty: int = 10
+    # Returns: points lost per percent of shipments returned or failed at delivery.
+    return_penalty: int = 5
+    # Lowest total for each class, best first.
+    classes: tuple[tuple[str, int], ...] = (("good", 80), ("fair", 65), ("average", 50), ("weak", 0))
+
+    def weight(self, key: str) -> int:
+        return dict(self.weights)[key]
+
+    def grade(self, total: float) -> str:
+        for grade, lowest in self.classes:
+            if total >= lowest:
+                return grade
+        return self.classes[-1][0]
+
+
+SCORING = ScoringRules()
+
+GRADE_LABELS = {"good": _l("Good"), "fair": _l("Fair"), "average": _l("Average"), "weak": _l("Weak")}
+COMPONENT_LABELS = {
+    "sales": _l("Sales"),
+    "on_time": _l("On-time fulfilment"),
+    "traceability": _l("Traceability"),
+    "complaints": _l("Complaints"),
+    "returns": _l("Returns"),
+}
+DELIVERED = (OrderStatus.DELIVERED.value, OrderStatus.SETTLED.value)
+# Orders already with the post and not yet delivered or failed: too early to judge.
+ON_THE_WAY = (OrderStatus.HANDED_TO_POST.value, OrderStatus.IN_TRANSIT.value)
+# Orders that have not reached the post yet.
+NOT_HANDED_OVER = (OrderStatus.PLACED.value, OrderStatus.CONFIRMED.value, OrderStatus.PACKED.value)
+RETURNED_SHIPMENTS = (ShipmentStatus.RETURNED.value, ShipmentStatus.RETURNING.value, ShipmentStatus.DELIVERY_FAILED.value)
+
+
+def grade_label(grade: str | None) -> str:
+    return str(GRADE_LABELS.get(grade or "", grade or ""))
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def seconds_between(session: Session, start, end):
+    """SQL for `end - start` in seconds (timestamps in UTC)."""
+    if _dialect(session) == "sqlite":
+        return (func.julianday(end) - func.julianday(start)) * 86400
+    return func.extract("epoch", end - start)
+
+
+def local_month(session: Session, column, *, is_date: bool = False):
+    """SQL giving 'YYYY-MM' of a UTC timestamp in Asia/Ho_Chi_Minh (or of a plain date)."""
+    if _dialect(session) == "sqlite":
+        # Vietnam keeps +07:00 all year, so a fixed shift is exact.
+        return func.strftime("%Y-%m", column) if is_date else func.strftime("%Y-%m", column, "+7 hours")
+    if is_date:
+        return func.to_char(column, "YYYY-MM")
+    return func.to_char(func.timezone("Asia/Ho_Chi_Minh", column), "YYYY-MM")
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator else 0.0
+
+
+def _one(value: float) -> float:
+    return round(value + 0.0, 1)
+
+
+class ClassificationService:
+    def __init__(self, session: Session, rules: ScoringRules = SCORING) -> None:
+        self.session = session
+        self.rules = rules
+
+    # -- periods -------------------------------------------------------------------------------
+    def default_period(self, today: date | None = None) -> Period:
+        today = today or datetime.now(LOCAL_TZ).date()
+        return Period.months_back(self.rules.period_months, today)
+
+    # -- one cooperative and all of them -----------------------------------------------------------
+    def score(self, cooperative_id: int, period: Period | None = None) -> CooperativeScore:
+        cooperative = self.session.get(Cooperative, cooperative_id)
+        if cooperative is None:
+            raise NotFound(gettext("We could not find that cooperative."))
+        result = self._scores([cooperative], period or self.default_period())[0]
+        result.latest_survey = self.latest_surveys([cooperative_id]).get(cooperative_id)
+        return result
+
+    def ranking(self, period: Period | None = None, *, grade: str | None = None, sort: str = "total",
+                descending: bool = True) -> list[CooperativeScore]:
+        """Every approved cooperative, best first, with its rank and latest survey."""
+        cooperatives = list(self.session.exec(
+            select(Cooperative).where(Cooperative.status == CooperativeStatus.APPROVED).order_by(Cooperative.name)))
+        scores = self._scores(cooperatives, period or self.default_period())
+        scores.sort(key=lambda s: (-s.total, s.name))
+        for position, item in enumerate(scores, start=1):
+            item.rank = position
+        surveys = self.latest_surveys([s.cooperative_id for s in scores])
+        for item in scores:
+            item.latest_survey = surveys.get(item.cooperative_id)
+        if grade:
+            scores = [s for s in scores if s.grade == grade]
+        if sort == "name":
+            scores.sort(key=lambda s: s.name.casefold(), reverse=descending)
+        elif sort in COMPONENT_LABELS:
+            scores.sort(key=lambda s: (s.component(sort).score, -(s.rank or 0)), reverse=descending)
+        elif not descending:
+            scores.reverse()
+        return scores
+
+    def _scores(self, cooperatives: list[Cooperative], period: Period) -> list[CooperativeScore]:
+        if not cooperatives:
+            return []
+        ids = [c.id for c in cooperatives]
+        provinces = {c.province_code for c in cooperatives}
+        sales = self._delivered_sales(period, provinces, ids)
+        best_in_province: dict[int, int] = defaultdict(int)
+        for _cid, (province, _count, revenue) in sales.items():
+            best_in_province[province] = max(best_in_province[province], revenue)
+        on_time = self._on_time(period, ids)
+        trace = self._traceability(period, ids)
+        certificates = self._valid_certifications(period, ids)
+        complaints = self._complaints(period, ids)
+        returns = self._returns(period, ids)
+        results = []
+        for cooperative in cooperatives:
+            cid = cooperative.id
+            _province, delivered_orders, revenue = sales.get(cid, (cooperative.province_code, 0, 0))
+            components = [
+                self._sales_component(revenue, delivered_orders, best_in_province[cooperative.province_code]),
+                self._on_time_component(*on_time.get(cid, (0, 0))),
+                self._traceability_component(*trace.get(cid, (0, 0, 0)), certificates.get(cid, 0)),
+                self._complaints_component(complaints.get(cid, 0), delivered_orders),
+                self._returns_component(*returns.get(cid, (0, 0))),
+            ]
+            total = _one(sum(c.weight * c.score for c in components) / 100)
+            results.append(CooperativeScore(cid, cooperative.name, cooperative.province_code, period, components,
+                                            total, self.rules.grade(total)))
+        return results
+
+    # -- the five aggregates -------------------------------------------------------------------------
+    def _delivered_sales(self, period: Period, provinces: set[int], ids: list[int]) -> dict[int, tuple[int, int, int]]:
+        """cooperative → (province, delivered orders, revenue) for the approved cooperatives of the
+        given provinces (the yardstick) and the cooperatives being scored."""
+        query = (
+            select(Order.cooperative_id, Cooperative.province_code, func.count(), func.coalesce(func.sum(Order.goods_total_vnd), 0))
+            .join(Cooperative, Cooperative.id == Order.cooperative_id)
+            .where(Order.created_at >= period.since, Order.created_at < period.until, Order.status.in_(DELIVERED),
+                   Cooperative.province_code.in_(provinces),
+                   or_(Cooperative.status == CooperativeStatus.APPROVED, Cooperative.id.in_(ids)))
+            .group_by(Order.cooperative_id, Cooperative.province_code)
+        )
+        return {cid: (province, int(count), int(revenue)) for cid, province, count, revenue in self.session.exec(query)}
+
+    def _on_time(self, period: Period, ids: list[int]) -> dict[int, tuple[int, int]]:
+        """cooperative → (orders counted, orders on time)."""
+        days = self.rules.on_time_days
+        handed = (
+            select(OrderStatusChange.order_id, func.min(OrderStatusChange.at).label("handed_at"))
+            .where(OrderStatusChange.to_status == OrderStatus.HANDED_TO_POST, OrderStatusChange.at >= period.since)
+            .group_by(OrderStatusChange.order_id)
+            .subquery()
+        )
+        # An order still waiting for the post counts against the cooperative only once its N days are up.
+        judged_by = min(period.until, datetime.now(timezone.utc)) - timedelta(days=days)
+        counted = or_(
+            Order.status.in_(DELIVERED + (OrderStatus.RETURNED.value, OrderStatus.DELIVERY_FAILED.value)),
+            and_(Order.status.in_(NOT_HANDED_OVER), Order.created_at < judged_by),
+        )
+        on_time = and_(Order.status.in_(DELIVERED), handed.c.handed_at.is_not(None),
+                       seconds_between(self.session, Order.created_at, handed.c.handed_at) <= days * 86400)
+        query = (
+            select(Order.cooperative_id, func.count(), func.coalesce(func.sum(case((on_time, 1), else_=0)), 0))
+            .outerjoin(handed, handed.c.order_id == Order.id)
+            .where(Order.cooperative_id.in_(ids), Order.created_at >= period.since, Order.created_at < period.until, counted)
+            .group_by(Order.cooperative_id)
+        )
+        return {cid: (int(count), int(good)) for cid, count, good in self.session.exec(query)}
+
+    def _traceability(self, period: Period, ids: list[int]) -> dict[int, tuple[int, int, int]]:
+        """cooperative → (batches, signed events on them, batches with harvest and packing signed)."""
+        per_batch = (
+            select(
+                Batch.cooperative_id.label("cooperative_id"),
+                Batch.id.label("batch_id"),
+                func.count(Credential.id).label("events"),
+                func.max(case((Credential.event_type == "harvest", 1), else_=0)).label("harvest"),
+                func.max(case((Credential.event_type == "packing", 1), else_=0)).label("packing"),
+            )
+            .select_from(Batch)
+            .join(Product, Product.id == Batch.product_id)
+            # A recall is signed too, but it is no credit to the batch's record.
+            .outerjoin(Credential, and_(Credential.gtin == Product.gtin, Credential.lot == Batch.lot,
+                                        Credential.event_type != "recall"))
+            .where(Batch.cooperative_id.in_(ids), Batch.created_at >= period.since, Batch.created_at < period.until)
+            .group_by(Batch.cooperative_id, Batch.id)
+            .subquery()
+        )
+        both = case((and_(per_batch.c.harvest == 1, per_batch.c.packing == 1), 1), else_=0)
+        query = select(per_batch.c.cooperative_id, func.count(), func.coalesce(func.sum(per_batch.c.events), 0),
+                       func.coalesce(func.sum(both), 0)).group_by(per_batch.c.cooperative_id)
+        return {cid: (int(b), int(e), int(hp)) for cid, b, e, hp in self.session.exec(query)}
+
+    def _valid_certifications(self, period: Period, ids: list[int]) -> dict[int, int]:
+        """Certifications still valid on the last day of the period (no expiry date: valid)."""
+        query = (
+            select(Certification.cooperative_id, func.count())
+            .where(Certification.cooperative_id.in_(ids),
+                   or_(Certification.valid_until.is_(None), Certification.valid_until >= period.end))
+            .group_by(Certification.cooperative_id)
+        )
+        return {cid: int(count) for cid, count in self.session.exec(query)}
+
+    def _complaints(self, period: Period, ids: list[int]) -> dict[int, int]:
+        query = (
+            select(Product.cooperative_id, func.count(ProblemReport.id))
+            .join(Product, Product.gtin == ProblemReport.gtin)
+            .where(Product.cooperative_id.in_(ids), ProblemReport.created_at >= period.since,
+                   ProblemReport.created_at < period.until)
+            .group_by(Product.cooperative_id)
+        )
+        return {cid: int(count) for cid, count in self.session.exec(query)}
+
+    def _returns(self, period: Period, ids: list[int]) -> dict[int, tuple[int, int]]:
+        """cooperative → (shipments, shipments returned or failed at delivery)."""
+        bad = case((Shipment.status.in_(RETURNED_SHIPMENTS), 1), else_=0)
+        query = (
+            select(Shipment.cooperative_id, func.count(), func.coalesce(func.sum(bad), 0))
+            .where(Shipment.cooperative_id.in_(ids), Shipment.status != ShipmentStatus.CANCELLED,
+                   Shipment.created_at >= period.since, Shipment.created_at < period.until)
+            .group_by(Shipment.cooperative_id)
+        )
+        return {cid: (int(count), int(returned)) for cid, count, returned in self.session.exec(query)}
+
+    # -- turning sums into component scores ------------------------------------------------------
+    def _component(self, key: str, score: float, inputs: list[Input], formula: str) -> ComponentScore:
+        return ComponentScore(key, str(COMPONENT_LABELS[key]), self.rules.weight(key), _one(max(0.0, min(100.0, score))),
+                              inputs, formula)
+
+    def _sales_component(self, revenue: int, delivered: int, best: int) -> ComponentScore:
+        score = 100 * _ratio(revenue, best)
+        return self._component("sales", score, [
+            Input("delivered_orders", gettext("Delivered orders"), delivered),
+            Input("revenue_vnd", gettext("Revenue of delivered orders"), revenue, "vnd"),
+            Input("best_in_province_vnd", gettext("Highest revenue among the province's cooperatives"), best, "vnd"),
+        ], gettext("100 × %(revenue)s ÷ %(best)s = %(score)s", revenue=format_vnd(revenue), best=format_vnd(best),
+                   score=format_number(_one(score), 1)) if best else gettext("No delivered orders in the province: 0"))
+
+    def _on_time_component(self, counted: int, on_time: int) -> ComponentScore:
+        score = 100 * _ratio(on_time, counted)
+        return self._component("on_time", score, [
+            Input("orders_counted", gettext("Orders counted (not cancelled, not still with the post)"), counted),
+            Input("orders_on_time", gettext("Delivered and handed to the post within %(days)s days", days=self.rules.on_time_days), on_time),
+        ], gettext("100 × %(good)s ÷ %(counted)s = %(score)s", good=format_number(on_time), counted=format_number(counted),
+                   score=format_number(_one(score), 1)) if counted else gettext("No orders to judge: 0"))
+
+    def _traceability_component(self, batches: int, events: int, harvest_packing: int, certificates: int) -> ComponentScore:
+        parts = dict(self.rules.traceability_parts)
+        target = self.rules.events_per_batch_target
+        events_part = 100 * min(1.0, _ratio(events, batches) / target)
+        both_part = 100 * _ratio(harvest_packing, batches)
+        certificate_part = 100.0 if certificates else 0.0
+        score = (parts["events"] * events_part + parts["harvest_packing"] * both_part
+                 + parts["certification"] * certificate_part) / 100
+        return self._component("traceability", score, [
+            Input("batches", gettext("Batches recorded"), batches),
+            Input("signed_events", gettext("Signed events on them"), events),
+            Input("events_per_batch", gettext("Signed events per batch"), round(_ratio(events, batches), 2), "decimal"),
+            Input("harvest_and_packing", gettext("Batches with harvest and packing signed"), harvest_packing),
+            Input("valid_certifications", gettext("Valid certifications"), certificates),
+        ], gettext(
+            "%(w1)s%% × min(1, %(per_batch)s ÷ %(target)s) + %(w2)s%% × %(both)s ÷ %(batches)s + %(w3)s%% × %(cert)s = %(score)s",
+            w1=parts["events"], per_batch=format_number(round(_ratio(events, batches), 2), 2), target=target,
+            w2=parts["harvest_packing"], both=format_number(harvest_packing), batches=format_number(batches),
+            w3=parts["certification"], cert=format_number(int(certificate_part)), score=format_number(_one(score), 1)))
+
+    def _complaints_component(self, reports: int, delivered: int) -> ComponentScore:
+        per_hundred = 100 * reports / max(delivered, 1)
+        score = 100 - self.rules.complaint_penalty * per_hundred
+        return self._component("complaints", score, [
+            Input("problem_reports", gettext("Problem reports from the scan page"), reports),
+            Input("delivered_orders", gettext("Delivered orders"), delivered),
+            Input("reports_per_100_orders", gettext("Reports per 100 delivered orders"), round(per_hundred, 2), "decimal"),
+        ], gettext("100 − %(penalty)s × %(rate)s = %(score)s (not below 0)", penalty=self.rules.complaint_penalty,
+                   rate=format_number(round(per_hundred, 2), 2), score=format_number(_one(max(0.0, score)), 1)))
+
+    def _returns_component(self, shipments: int, returned: int) -> ComponentScore:
+        percent = 100 * _ratio(returned, shipments)
+        score = 100 - self.rules.return_penalty * percent
+        return self._component("returns", score, [
+            Input("shipments", gettext("Shipments"), shipments),
+            Input("returned_or_failed", gettext("Returned or failed at delivery"), returned),
+            Input("returned_percent", gettext("Share returned or failed"), round(percent, 2), "percent"),
+        ], gettext("100 − %(penalty)s × %(percent)s = %(score)s (not below 0)", penalty=self.rules.return_penalty,
+                   percent=format_percent(percent), score=format_number(_one(max(0.0, score)), 1)))
+
+    # -- the alliance's survey findings ------------------------------------------------------------
+    def latest_surveys(self, cooperative_ids: list[int]) -> dict[int, SurveyFinding]:
+        if not cooperative_ids:
+            return {}
+        latest: dict[int, SurveyFinding] = {}
+        query = (select(SurveyFinding).where(SurveyFinding.cooperative_id.in_(cooperative_ids))
+                 .order_by(SurveyFinding.survey_date, SurveyFinding.id))
+        for finding in self.session.exec(query):
+            latest[finding.cooperative_id] = finding  # ordered oldest first: the last one wins
+        return latest
+
+    def surveys(self, cooperative_id: int) -> list[SurveyFinding]:
+        return list(self.session.exec(select(SurveyFinding).where(SurveyFinding.cooperative_id == cooperative_id)
+                                      .order_by(SurveyFinding.survey_date.desc(), SurveyFinding.id.desc())))
+
+    def record_survey(self, cooperative_id: int, data: SurveyFindingCreate, recorded_by: int | None) -> SurveyFinding:
+        cooperative = self.session.get(Cooperative, cooperative_id)
+        if cooperative is None:
+            raise NotFound(gettext("We could not find that cooperative."))
+        if data.survey_date > datetime.now(LOCAL_TZ).date():
+            raise ServiceError(gettext("The date cannot be in the future."), field="survey_date")
+        finding = SurveyFinding(cooperative_id=cooperative_id, survey_date=data.survey_date, surveyor=data.surveyor,
+                                findings=data.findings, assessed_class=data.assessed_class, recorded_by=recorded_by)
+        self.session.add(finding)
+        self.session.flush()
+        AuditLog(self.session).record("survey.record", "survey_finding", finding.id, after=data.model_dump(),
+                                      cooperative_id=cooperative_id)
+        return finding
+
+
+# ---------------------------------------------------------------------------------------------------
+# Dashboard
+# ---------------------------------------------------------------------------------------------------
+
+TABLE_KEYS = ("monthly", "cooperatives", "categories", "scans", "shipments", "cod", "recalls")
+
+
+@dataclass
+class Dashboard:
+    months: MonthRange
+    figures: dict[str, int]
+    tables: dict[str, Table]
+
+
+class DashboardService:
+    def __init__(self, session: Session, top: int = 10) -> None:
+        self.session = session
+        self.top = top
+
+    def build(self, months: MonthRange) -> Dashboard:
+        period = months.period
+        per_month_and_cooperative = self._orders_by_month_and_cooperative(period)
+        tables = {
+            "monthly": self._monthly_table(months, per_month_and_cooperative),
+            "cooperatives": self._cooperatives_table(per_month_and_cooperative),
+            "categories": self.categories(period),
+            "scans": self.scans(months),
+            "shipments": self.shipments(period),
+            "cod": self.cod_outstanding(),
+            "recalls": self.recalls(period),
+        }
+        from workers.deadletters import open_count
+
+        monthly = tables["monthly"].rows
+        figures = {
+            "orders": sum(row[1] for row in monthly),
+            "delivered": sum(row[2] for row in monthly),
+            "revenue_vnd": sum(row[3] for row in monthly),
+            "scans": sum(row[1] for row in tables["scans"].rows),
+            "shipments": sum(row[1] for row in tables["shipments"].rows),
+            "cod_outstanding_vnd": sum(row[2] for row in tables["cod"].rows),
+            "dead_letters": open_count(self.session),
+            "recalls": len(tables["recalls"].rows),
+        }
+        return Dashboard(months, figures, tables)
+
+    def table(self, key: str, months: MonthRange) -> Table:
+        """One table alone, for its download."""
+        period = months.period
+        if key == "monthly":
+            return self._monthly_table(months, self._orders_by_month_and_cooperative(period))
+        if key == "cooperatives":
+            return self._cooperatives_table(self._orders_by_month_and_cooperative(period))
+        if key == "categories":
+            return self.categories(period)
+        if key == "scans":
+            return self.scans(months)
+        if key == "shipments":
+            return self.shipments(period)
+        if key == "cod":
+            return self.cod_outstanding()
+        if key == "recalls":
+            return self.recalls(period)
+        raise NotFound(gettext("We could not find that page."))
+
+    # -- orders: one pass gives both the months and the cooperatives ------------------------------
+    def _orders_by_month_and_cooperative(self, period: Period) -> list[tuple[str, int, int, int, int]]:
+        """(month, cooperative, orders placed and not cancelled, delivered, revenue of delivered)."""
+        month = local_month(self.session, Order.created_at).label("month")
+        delivered = Order.status.in_(DELIVERED)
+        query = (
+            select(month, Order.cooperative_id,
+                   func.count(),
+                   func.coalesce(func.sum(case((delivered, 1), else_=0)), 0),
+                   func.coalesce(func.sum(case((delivered, Order.goods_total_vnd), else_=0)), 0))
+            .where(Order.created_at >= period.since, Order.created_at < period.until,
+                   Order.status != OrderStatus.CANCELLED)
+            .group_by(literal_column("month"), Order.cooperative_id)
+        )
+        return [(m, int(c), int(n), int(d), int(r)) for m, c, n, d, r in self.session.exec(query)]
+
+    def _monthly_table(self, months: MonthRange, rows) -> Table:
+        totals = {key: [0, 0, 0] for key in months.months()}
+        for month, _cid, placed, delivered, revenue in rows:
+            if month in totals:
+                bucket = totals[month]
+                bucket[0] += placed
+                bucket[1] += delivered
+                bucket[2] += revenue
+        return Table("monthly", gettext("Orders and revenue per month"),
+                     [gettext("Month"), gettext("Orders placed"), gettext("Orders delivered"), gettext("Revenue (VND)")],
+                     [[month, *values] for month, values in totals.items()], ["month", "number", "number", "vnd"])
+
+    def _cooperatives_table(self, rows) -> Table:
+        per_cooperative: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+        for _month, cid, placed, _delivered, revenue in rows:
+            per_cooperative[cid][0] += placed
+            per_cooperative[cid][1] += revenue
+        best = sorted(per_cooperative.items(), key=lambda item: (-item[1][1], -item[1][0], item[0]))[: self.top]
+        names = dict(self.session.exec(select(Cooperative.id, Cooperative.name)
+                                       .where(Cooperative.id.in_([cid for cid, _ in best])))) if best else {}
+        return Table("cooperatives", gettext("Top %(count)s cooperatives by revenue", count=self.top),
+                     [gettext("Cooperative"), gettext("Orders placed"), gettext("Revenue (VND)")],
+                     [[names.get(cid, str(cid)), placed, revenue] for cid, (placed, revenue) in best],
+                     ["text", "number", "vnd"])
+
+    def categories(self, period: Period) -> Table:
+        from shop.catalog.forms import CATEGORY_LABELS
+
+        query = (
+            select(Product.category, func.count(func.distinct(OrderLine.order_id)), func.coalesce(func.sum(OrderLine.quantity), 0),
+                   func.coalesce(func.sum(OrderLine.line_total_vnd), 0))
+            .select_from(OrderLine)
+            .join(Order, Order.id == OrderLine.order_id)
+            .join(Product, Product.id == OrderLine.product_id)
+            .where(Order.created_at >= period.since, Order.created_at < period.until, Order.status.in_(DELIVERED))
+            .group_by(Product.category)
+        )
+        rows = sorted(([str(CATEGORY_LABELS.get(category, category)), int(orders), int(units), int(revenue)]
+                       for category, orders, units, revenue in self.session.exec(query)), key=lambda row: -row[3])
+        return Table("categories", gettext("Delivered sales per product category"),
+                     [gettext("Category"), gettext("Orders"), gettext("Units"), gettext("Revenue (VND)")], rows,
+                     ["text", "number", "number", "vnd"])
+
+    def scans(self, months: MonthRange) -> Table:
+        period = months.period
+        month = local_month(self.session, ScanDay.day, is_date=True).label("month")
+        query = (select(month, func.coalesce(func.sum(ScanDay.count), 0))
+                 .where(ScanDay.day >= period.start, ScanDay.day <= period.end)
+                 .group_by(literal_column("month")))
+        counted = {m: int(n) for m, n in self.session.exec(query)}
+        return Table("scans", gettext("QR code scans per month"), [gettext("Month"), gettext("Scans")],
+                     [[m, counted.get(m, 0)] for m in months.months()], ["month", "number"])
+
+    def shipments(self, period: Period) -> Table:
+        from shop.labels import status_label
+
+        query = (select(Shipment.status, func.count())
+                 .where(Shipment.created_at >= period.since, Shipment.created_at < period.until)
+                 .group_by(Shipment.status))
+        counted = dict(self.session.exec(query))
+        order = [s.value for s in ShipmentStatus]
+        rows = [[status_label(status), int(counted[status])] for status in order if counted.get(status)]
+        rows += [[status_label(status), int(n)] for status, n in counted.items() if status not in order]
+        return Table("shipments", gettext("Shipments by status"), [gettext("Status"), gettext("Shipments")], rows,
+                     ["text", "number"])
+
+    def cod_outstanding(self) -> Table:
+        """Cash on delivery still owed today, whatever the period: by the rules of the COD
+        reconciliation (workers.postal.reconciliation), summed instead of listed."""
+        not_collected = Shipment.cod_collected_vnd.is_(None)
+        not_remitted = and_(Shipment.cod_collected_vnd.is_not(None), Shipment.cod_remitted_vnd.is_(None))
+        short_paid = and_(Shipment.cod_remitted_vnd.is_not(None), Shipment.cod_remitted_vnd < Shipment.cod_collected_vnd)
+        query = (
+            select(
+                func.coalesce(func.sum(case((not_collected, 1), else_=0)), 0),
+                func.coalesce(func.sum(case((not_collected, Shipment.cod_amount_vnd), else_=0)), 0),
+                func.coalesce(func.sum(case((not_remitted, 1), else_=0)), 0),
+                func.coalesce(func.sum(case((not_remitted, Shipment.cod_collected_vnd), else_=0)), 0),
+                func.coalesce(func.sum(case((short_paid, 1), else_=0)), 0),
+                func.coalesce(func.sum(case((short_paid, Shipment.cod_collected_vnd - Shipment.cod_remitted_vnd), else_=0)), 0),
+            )
+            .where(Shipment.status == ShipmentStatus.DELIVERED, Shipment.cod_amount_vnd > 0,
+                   or_(not_collected, Shipment.cod_remitted_vnd.is_(None), Shipment.cod_remitted_vnd < Shipment.cod_collected_vnd))
+        )
+        a, b, c, d, e, f = (int(v) for v in self.session.exec(query).one())
+        return Table("cod", gettext("Cash on delivery outstanding"),
+                     [gettext("What"), gettext("Shipments"), gettext("Amount (VND)")],
+                     [[gettext("Delivered, cash not yet recorded as collected"), a, b],
+                      [gettext("Collected, not yet paid to the cooperative"), c, d],
+                      [gettext("Paid to the cooperative short of what was collected"), e, f]],
+                     ["text", "number", "vnd"])
+
+    def recalls(self, period: Period) -> Table:
+        query = (
+            select(Recall.recalled_at, Recall.gtin, Recall.lot, Product.name, Cooperative.name, Recall.reason)
+            .select_from(Recall)
+            .outerjoin(Product, Product.gtin == Recall.gtin)
+            .outerjoin(Cooperative, Cooperative.id == Product.cooperative_id)
+            .where(Recall.recalled_at >= period.since, Recall.recalled_at < period.until)
+            .order_by(Recall.recalled_at.desc())
+        )
+        rows = [[at, gtin, lot, product or "", cooperative or "", reason] for at, gtin, lot, product, cooperative, reason
+                in self.session.exec(query)]
+        return Table("recalls", gettext("Recalls"), [gettext("Date"), "GTIN", gettext("Lot"), gettext("Product"),
+                                                      gettext("Cooperative"), gettext("Reason")], rows,
+                     ["date", "text", "text", "text", "text", "text"])
