@@ -477,8 +477,8 @@ class DashboardService:
             per_cooperative[cid][0] += placed
             per_cooperative[cid][1] += revenue
         best = sorted(per_cooperative.items(), key=lambda item: (-item[1][1], -item[1][0], item[0]))[: self.top]
-        names = dict(self.session.exec(select(Cooperative.id, Cooperative.name)
-                                       .where(Cooperative.id.in_([cid for cid, _ in best])))) if best else {}
+        names = {cid: name for cid, name in self.session.exec(
+            select(Cooperative.id, Cooperative.name).where(Cooperative.id.in_([cid for cid, _ in best])))} if best else {}
         return Table("cooperatives", gettext("Top %(count)s cooperatives by revenue", count=self.top),
                      [gettext("Cooperative"), gettext("Orders placed"), gettext("Revenue (VND)")],
                      [[names.get(cid, str(cid)), placed, revenue] for cid, (placed, revenue) in best],
@@ -518,7 +518,7 @@ class DashboardService:
         query = (select(Shipment.status, func.count())
                  .where(Shipment.created_at >= period.since, Shipment.created_at < period.until)
                  .group_by(Shipment.status))
-        counted = dict(self.session.exec(query))
+        counted = {status: n for status, n in self.session.exec(query)}
         order = [s.value for s in ShipmentStatus]
         rows = [[status_label(status), int(counted[status])] for status in order if counted.get(status)]
         rows += [[status_label(status), int(n)] for status, n in counted.items() if status not in order]
