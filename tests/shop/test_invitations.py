@@ -1,0 +1,264 @@
+"""Member invitations: single-use, expiring links sent after commit; only their hash is stored."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import timedelta
+
+import httpx
+import pytest
+from sqlmodel import select
+
+from shop.accounts.models import InvitationStatus, MemberInvitation, Role, User
+from shop.audit.models import AuditEntry
+from tests.factories import PASSWORD, csrf_token, login
+from tests.live import LiveStack, wait_until
+from workers.models import OutboxMessage
+
+
+@pytest.fixture
+def coop_admin(app, factory, session, client):
+    cooperative = factory.cooperative(name="HTX Hành tím Vĩnh Châu")
+    admin = factory.user(Role.MEMBER, cooperative_id=cooperative.id, username="chunhiem")
+    admin.is_coop_admin = True
+    session.flush()
+    login(client, "chunhiem")
+    return cooperative, admin
+
+
+def _invite(client, recipient: str):
+    page = client.get("/htx/members")
+    assert page.status_code == 200
+    return client.post("/htx/members", data={"recipient": recipient, "csrf_token": csrf_token(page.get_data(as_text=True))})
+
+
+def _token_of(app, session, invitation: MemberInvitation) -> str:
+    """The clear token, as the sending task recovers it from the outbox message."""
+    from shop.accounts.invitations import link_key, open_token
+
+    message = session.exec(select(OutboxMessage).where(OutboxMessage.task_name == "nongsan.accounts.send_invitation")
+                           .order_by(OutboxMessage.created_at.desc())).first()
+    assert message.kwargs["invitation_id"] == invitation.id
+    return open_token(link_key(app.config["SECRET_KEY"]), invitation.id, message.kwargs["sealed_token"])
+
+
+def _accept(client, token: str, username: str = "thanhvien1", password: str = "hanh-tim-2026!", **extra):
+    page = client.get(f"/invite/{token}")
+    if page.status_code != 200:
+        return page
+    data = {"display_name": "Trần Thị Hoa", "username": username, "password": password, "password_again": password,
+            "csrf_token": csrf_token(page.get_data(as_text=True))}
+    data.update(extra)
+    return client.post(f"/invite/{token}", data=data)
+
+
+def test_invitation_stores_only_the_hash_and_queues_the_sealed_link(app, client, session, coop_admin):
+    cooperative, admin = coop_admin
+    response = _invite(client, "Hoa.Tran@Example.vn")
+    assert response.status_code == 303
+    invitation = session.exec(select(MemberInvitation)).one()
+    assert invitation.recipient == "hoa.tran@example.vn" and invitation.channel == "email"
+    assert invitation.cooperative_id == cooperative.id and invitation.invited_by == admin.id
+    assert timedelta(days=6, hours=23) < invitation.expires_at - invitation.created_at <= timedelta(days=7)
+    token = _token_of(app, session, invitation)
+    assert invitation.token_sha256 == hashlib.sha256(token.encode()).hexdigest()
+    message = session.exec(select(OutboxMessage).where(OutboxMessage.task_name == "nongsan.accounts.send_invitation")).one()
+    assert token not in str(message.kwargs)  # the clear token is never stored
+    entry = session.exec(select(AuditEntry).where(AuditEntry.action == "invitation.create")).one()
+    assert entry.actor_label == "chunhiem" and entry.after["recipient"] == "hoa.tran@example.vn"
+
+
+def test_accepting_creates_a_member_of_that_cooperative_and_the_link_then_answers_410(app, client, session, coop_admin):
+    cooperative, _admin = coop_admin
+    _invite(client, "hoa@example.vn")
+    invitation = session.exec(select(MemberInvitation)).one()
+    token = _token_of(app, session, invitation)
+    newcomer = app.test_client()
+    response = _accept(newcomer, token)
+    assert response.status_code == 303 and response.headers["Location"].endswith("/login")
+    user = session.exec(select(User).where(User.username == "thanhvien1")).one()
+    assert user.cooperative_id == cooperative.id and user.role == Role.MEMBER and not user.is_coop_admin
+    assert user.email == "hoa@example.vn" and user.is_active
+    session.refresh(invitation)
+    assert invitation.status == InvitationStatus.ACCEPTED and invitation.accepted_user_id == user.id
+    assert login(newcomer, "thanhvien1", "hanh-tim-2026!").status_code == 302
+    again = app.test_client().get(f"/invite/{token}")
+    assert again.status_code == 410 and "đã được dùng" in again.get_data(as_text=True)
+    # The new member is an ordinary member: no invitations of their own.
+    assert newcomer.get("/htx/members").status_code == 403
+
+
+def test_expired_revoked_and_unknown_links_are_refused_with_a_clear_page(app, client, session, coop_admin):
+    _invite(client, "a@example.vn")
+    first = session.exec(select(MemberInvitation)).one()
+    expired_token = _token_of(app, session, first)
+    first.expires_at = first.created_at - timedelta(minutes=1)
+    session.flush()
+    page = app.test_client().get(f"/invite/{expired_token}")
+    assert page.status_code == 410 and "hết hạn" in page.get_data(as_text=True)
+
+    _invite(client, "b@example.vn")
+    second = session.exec(select(MemberInvitation).where(MemberInvitation.recipient == "b@example.vn")).one()
+    revoked_token = _token_of(app, session, second)
+    members_page = client.get("/htx/members").get_data(as_text=True)
+    assert f'data-invitation="{second.id}"' in members_page
+    response = client.post(f"/htx/members/invitations/{second.id}/revoke", data={"csrf_token": csrf_token(members_page)})
+    assert response.status_code == 303
+    assert f'data-invitation="{second.id}"' not in client.get("/htx/members").get_data(as_text=True)
+    page = app.test_client().get(f"/invite/{revoked_token}")
+    assert page.status_code == 410 and "thu hồi" in page.get_data(as_text=True)
+    before = session.exec(select(User)).all()
+    assert _accept(app.test_client(), revoked_token).status_code == 410
+    assert len(session.exec(select(User)).all()) == len(before)
+
+    assert app.test_client().get("/invite/" + "x" * 43).status_code == 400
+    assert app.test_client().get("/invite/short").status_code == 400
+    assert session.exec(select(AuditEntry).where(AuditEntry.action == "invitation.revoke")).one().after["status"] == "revoked"
+
+
+def test_bad_accept_input_names_the_field_and_keeps_the_link_usable(app, client, factory, session, coop_admin):
+    _invite(client, "c@example.vn")
+    invitation = session.exec(select(MemberInvitation)).one()
+    token = _token_of(app, session, invitation)
+    visitor = app.test_client()
+    short = _accept(visitor, token, password="ngan")
+    assert short.status_code == 400 and 'data-field="password"' in short.get_data(as_text=True)
+    taken = _accept(visitor, token, username="chunhiem")
+    assert taken.status_code == 409 and 'data-field="username"' in taken.get_data(as_text=True)
+    mismatch = _accept(visitor, token, password_again="khac-hoan-toan")
+    assert mismatch.status_code == 400 and 'data-field="password_again"' in mismatch.get_data(as_text=True)
+    session.refresh(invitation)
+    assert invitation.status == InvitationStatus.PENDING
+    assert _accept(visitor, token).status_code == 303
+
+
+def test_inviting_again_replaces_the_earlier_link(app, client, session, coop_admin):
+    _invite(client, "d@example.vn")
+    old = session.exec(select(MemberInvitation)).one()
+    old_token = _token_of(app, session, old)
+    _invite(client, "d@example.vn")
+    session.refresh(old)
+    assert old.status == InvitationStatus.REVOKED
+    assert app.test_client().get(f"/invite/{old_token}").status_code == 410
+
+
+def test_bad_recipient_is_named_and_sms_needs_a_gateway(app, client, session, coop_admin):
+    response = _invite(client, "không phải địa chỉ")
+    assert response.status_code == 400 and 'data-field="recipient"' in response.get_data(as_text=True)
+    response = _invite(client, "0912 345 678")
+    assert response.status_code == 400 and "e-mail" in response.get_data(as_text=True)
+    assert session.exec(select(MemberInvitation)).all() == []
+    app.config["MESSAGE_WEBHOOK_URL"] = "http://127.0.0.1:9/gateway"
+    assert _invite(client, "0912 345 678").status_code == 303
+    invitation = session.exec(select(MemberInvitation)).one()
+    assert (invitation.channel, invitation.recipient) == ("sms", "0912345678")
+
+
+def test_only_the_cooperatives_administrator_invites_and_only_its_own_invitations_are_revoked(app, client, factory, session, coop_admin):
+    cooperative, _admin = coop_admin
+    _invite(client, "e@example.vn")
+    invitation = session.exec(select(MemberInvitation)).one()
+    factory.user(Role.MEMBER, cooperative_id=cooperative.id, username="thuongvien")
+    member = app.test_client()
+    login(member, "thuongvien")
+    assert member.get("/htx/members").status_code == 403
+    other = factory.cooperative(name="HTX Khác")
+    other_admin = factory.user(Role.MEMBER, cooperative_id=other.id, username="khac")
+    other_admin.is_coop_admin = True
+    session.flush()
+    stranger = app.test_client()
+    login(stranger, "khac")
+    page = stranger.get("/htx/members").get_data(as_text=True)
+    assert "e@example.vn" not in page
+    response = stranger.post(f"/htx/members/invitations/{invitation.id}/revoke", data={"csrf_token": csrf_token(page)})
+    assert response.status_code == 404
+    session.refresh(invitation)
+    assert invitation.status == InvitationStatus.PENDING
+    assert client.get("/htx/members").status_code == 200
+
+
+def test_a_pending_cooperative_cannot_invite(app, client, factory, session):
+    cooperative = factory.cooperative(approved=False)
+    admin = factory.user(Role.MEMBER, cooperative_id=cooperative.id, username="cho")
+    admin.is_coop_admin = True
+    session.flush()
+    login(client, "cho")
+    assert _invite(client, "f@example.vn").status_code == 403
+    assert session.exec(select(MemberInvitation)).all() == []
+
+
+# -- the whole journey over HTTP, with a real worker process and a real SMTP server ---------------
+
+@pytest.fixture
+def live(tmp_path):
+    stack = LiveStack(tmp_path)
+    try:
+        yield stack
+    finally:
+        stack.close()
+
+
+def _submit(client: httpx.Client, path: str, data: dict) -> httpx.Response:
+    page = client.get(path).text
+    return client.post(path, data={**data, "csrf_token": csrf_token(page)})
+
+
+def _login(client: httpx.Client, username: str, password: str) -> httpx.Response:
+    return _submit(client, "/login", {"username": username, "password": password})
+
+
+def _mail_to(live, address: str, subject_part: str):
+    def find():
+        return next((m for m in live.mail.messages if m["To"] == address and subject_part in m["Subject"]), None)
+    return wait_until(find, message=f"mail to {address} ({subject_part})")
+
+
+@pytest.mark.e2e
+def test_apply_approve_invite_accept_over_http_with_mail(live):
+    from shop.accounts.services import AccountService
+    from shop.db import unit_of_work
+
+    with live.app.app_context(), unit_of_work() as session:
+        AccountService(session).create_user(username="lienminh", password=PASSWORD, display_name="Liên minh",
+                                            role=Role.ALLIANCE_ADMIN)
+    live.start_worker()
+    applicant = httpx.Client(base_url=live.base_url, timeout=20)
+    alliance = httpx.Client(base_url=live.base_url, timeout=20)
+    invitee = httpx.Client(base_url=live.base_url, timeout=20)
+
+    response = _submit(applicant, "/apply", {
+        "name": "HTX Bưởi Năm Roi Kế Sách", "registration_no": "1807654321", "province_code": "92", "ward_code": "31684",
+        "address": "Ấp An Phú", "legal_representative": "Nguyễn Văn Tâm", "phone": "+84 912 000 111",
+        "email": "buoi@htx.example.vn", "bank_bin": "", "bank_account": "", "main_products": "Bưởi Năm Roi",
+        "username": "buoiketsach", "password": "buoi-nam-roi-2026", "password_again": "buoi-nam-roi-2026"})
+    assert response.status_code == 303, response.text
+    _mail_to(live, "buoi@htx.example.vn", "Đã nhận đơn")
+
+    assert _login(alliance, "lienminh", PASSWORD).status_code == 302
+    queue = alliance.get("/alliance/applications").text
+    cooperative_id = int(re.search(r'data-application="(\d+)"', queue).group(1))
+    page = alliance.get(f"/alliance/cooperatives/{cooperative_id}").text
+    response = alliance.post(f"/alliance/cooperatives/{cooperative_id}/decision",
+                             data={"action": "approve", "reason": "", "csrf_token": csrf_token(page)})
+    assert response.status_code == 303, response.text
+    approved = _mail_to(live, "buoi@htx.example.vn", "đã được duyệt")
+    assert f"{live.base_url}/login" in approved.get_body(("plain",)).get_content()
+
+    assert _login(applicant, "buoiketsach", "buoi-nam-roi-2026").status_code == 302
+    assert _submit(applicant, "/htx/members", {"recipient": "con.gai@example.vn"}).status_code == 303
+    mail = _mail_to(live, "con.gai@example.vn", "Lời mời tham gia")
+    text = mail.get_body(("plain",)).get_content()
+    html = mail.get_body(("html",)).get_content()
+    link = re.search(re.escape(live.base_url) + r"/invite/[A-Za-z0-9_-]+", text).group(0)
+    assert link in html and "HTX Bưởi Năm Roi Kế Sách" in text
+
+    response = _submit(invitee, link, {"display_name": "Nguyễn Thị Bé", "username": "be.nguyen",
+                                       "password": "vuon-buoi-2026", "password_again": "vuon-buoi-2026"})
+    assert response.status_code == 303, response.text
+    assert _login(invitee, "be.nguyen", "vuon-buoi-2026").status_code == 302
+    assert invitee.get("/htx/").status_code == 200
+    assert httpx.get(link).status_code == 410
+    audit = alliance.get("/audit").text
+    for action in ("cooperative.apply", "cooperative.approve", "invitation.create", "invitation.accept"):
+        assert action in audit
