@@ -59,6 +59,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     import shop.catalog
     import shop.cooperatives
     import shop.orders
+    import shop.registry
     import shop.insight
     import shop.partner_api
     import shop.errors
@@ -75,6 +76,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     shop.cooperatives.init_app(app)
     shop.catalog.init_app(app)
     shop.orders.init_app(app)
+    shop.registry.init_app(app)
     shop.insight.init_app(app)
     traceability.init_app(app)
     workers.init_app(app)

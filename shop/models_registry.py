@@ -6,6 +6,7 @@ import shop.audit.models  # noqa: F401,E402
 import shop.catalog.models  # noqa: F401,E402
 import shop.cooperatives.models  # noqa: F401,E402
 import shop.orders.models  # noqa: F401,E402
+import shop.registry.models  # noqa: F401,E402
 import shop.insight.models  # noqa: F401,E402
 import traceability.models  # noqa: F401,E402
 import workers.models  # noqa: F401,E402
