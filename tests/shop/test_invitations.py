@@ -215,7 +215,7 @@ def _mail_to(live, address: str, subject_part: str):
 
 
 @pytest.mark.e2e
-def test_apply_approve_invite_accept_over_http_with_mail(live):
+def test_apply_approve_list_invite_accept_over_http_with_mail(live):
     from shop.accounts.services import AccountService
     from shop.db import unit_of_work
 
@@ -246,6 +246,9 @@ def test_apply_approve_invite_accept_over_http_with_mail(live):
     assert f"{live.base_url}/login" in approved.get_body(("plain",)).get_content()
 
     assert _login(applicant, "buoiketsach", "buoi-nam-roi-2026").status_code == 302
+    listed = _submit(applicant, "/htx/products/new", {"name": "Bưởi Năm Roi hộp 3 kg", "category": "fruit", "sale_unit": "box",
+                                                      "unit_weight_g": "3000", "price_vnd": "150000"})
+    assert listed.status_code == 303, listed.text  # the first product of the newly approved cooperative
     assert _submit(applicant, "/htx/members", {"recipient": "con.gai@example.vn"}).status_code == 303
     mail = _mail_to(live, "con.gai@example.vn", "Lời mời tham gia")
     text = mail.get_body(("plain",)).get_content()
