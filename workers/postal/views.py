@@ -23,7 +23,7 @@ from shop.errors import NotFound, ServiceError, wants_json
 from shop.i18n import format_vnd, to_local
 from shop.labels import status_label
 from shop.timeutil import utcnow
-from workers.postal.labels import SIZES, ShippingLabel, render_labels
+from workers.postal.labels import SIZES, ShippingLabel, format_weight, render_labels
 from workers.postal.models import Partner, ShipmentStatus
 from workers.postal.services import NEXT_STATUSES, ShipmentService
 
@@ -104,7 +104,7 @@ def _labels(rows) -> list[ShippingLabel]:
 
 def _page_context(**extra) -> dict:
     return dict(statuses=list(ShipmentStatus), next_statuses=NEXT_STATUSES, form=FlaskForm(),
-                label_sizes=list(SIZES), **extra)
+                label_sizes=list(SIZES), weight=format_weight, **extra)
 
 
 @bp.get("/")
