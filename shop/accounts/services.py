@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 from shop.accounts.models import Role, User
 from shop.accounts.permissions import permissions_for
 from shop.accounts.schemas import CurrentUser
-from shop.errors import ServiceError
+from shop.errors import NotFound, ServiceError
 from shop.timeutil import utcnow
 
 _hasher = PasswordHasher()
@@ -87,6 +87,45 @@ class AccountService:
         )
         self.session.add(user)
         self.session.flush()
+        return user
+
+    # -- a cooperative's administrator managing its members --------------------------------------
+    def _member_of(self, cooperative_id: int, user_id: int) -> User:
+        user = self.session.exec(select(User).where(User.id == user_id, User.cooperative_id == cooperative_id)).first()
+        if user is None:
+            raise NotFound(gettext("Unknown member."), field="user_id")
+        return user
+
+    def set_member_password(self, cooperative_id: int, user_id: int, password: str, *, by_user_id: int) -> User:
+        """A new password for a member who lost theirs; their other sessions end with it."""
+        from shop.audit.services import AuditLog
+
+        user = self._member_of(cooperative_id, user_id)
+        if user.id == by_user_id:
+            raise ServiceError(gettext("Change your own password from your account, not here."), field="password")
+        if len(password or "") < MIN_PASSWORD_LENGTH:
+            raise ServiceError(gettext("The password must have at least %(n)d characters.", n=MIN_PASSWORD_LENGTH),
+                               field="password")
+        user.password_hash = hash_password(password)
+        self.session.flush()
+        # Never the hashes: only that it changed, and that the old sessions no longer work.
+        AuditLog(self.session).record("user.password_change", "user", user.id, before={"username": user.username},
+                                      after={"username": user.username, "password": "changed", "sessions": "ended"},
+                                      cooperative_id=cooperative_id)
+        return user
+
+    def set_member_active(self, cooperative_id: int, user_id: int, active: bool, *, by_user_id: int) -> User:
+        from shop.audit.services import AuditLog
+
+        user = self._member_of(cooperative_id, user_id)
+        if user.id == by_user_id:
+            raise ServiceError(gettext("You cannot switch off your own account."), field="user_id", status=409)
+        if user.is_active != active:
+            before = {"is_active": user.is_active}
+            user.is_active = active
+            self.session.flush()
+            AuditLog(self.session).record("user.activate" if active else "user.deactivate", "user", user.id, before=before,
+                                          after={"is_active": active, "username": user.username}, cooperative_id=cooperative_id)
         return user
 
     def authenticate(self, username: str, password: str) -> CurrentUser | None:

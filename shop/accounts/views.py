@@ -104,6 +104,36 @@ def revoke_invitation(invitation_id: int):
     return redirect(url_for(".members"), 303)
 
 
+@bp.post("/htx/members/<int:user_id>")
+@requires("coop:member:invite")
+def manage_member(user_id: int):
+    """Set a new password for a member, or switch the member's account off or on."""
+    from flask_wtf import FlaskForm
+
+    if not FlaskForm().validate_on_submit():
+        flash(gettext("Your form expired. Please try again."), "error")
+        return redirect(url_for(".members"), 303)
+    accounts = AccountService(get_session())
+    action = request.form.get("action", "")
+    try:
+        if action == "password":
+            user = accounts.set_member_password(current_user.cooperative_id, user_id, request.form.get("password", ""),
+                                                by_user_id=current_user.id)
+            flash(gettext("New password set for %(name)s; their other sessions have ended.", name=user.username), "success")
+        elif action in ("deactivate", "activate"):
+            user = accounts.set_member_active(current_user.cooperative_id, user_id, action == "activate",
+                                              by_user_id=current_user.id)
+            flash(gettext("%(name)s can log in again.", name=user.username) if user.is_active
+                  else gettext("%(name)s can no longer log in.", name=user.username), "success")
+        else:
+            from flask import abort
+
+            abort(400)
+    except ServiceError as error:
+        return render_template("errors/error.html", status=error.status, message=error.message), error.status
+    return redirect(url_for(".members"), 303)
+
+
 @bp.route("/invite/<token>", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"])
 def accept_invitation(token: str):

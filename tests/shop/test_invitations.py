@@ -188,6 +188,37 @@ def test_a_pending_cooperative_cannot_invite(app, client, factory, session):
     assert session.exec(select(MemberInvitation)).all() == []
 
 
+def test_administrator_sets_a_members_password_and_switches_accounts_off_audited(app, client, factory, session, coop_admin):
+    cooperative, admin = coop_admin
+    member = factory.user(Role.MEMBER, cooperative_id=cooperative.id, username="quenmatkhau")
+    other_cooperative = factory.cooperative(name="HTX Bên Cạnh")
+    stranger = factory.user(Role.MEMBER, cooperative_id=other_cooperative.id, username="benkia")
+    old_session = app.test_client()
+    login(old_session, "quenmatkhau")
+    assert old_session.get("/htx/").status_code == 200
+    page = client.get("/htx/members").get_data(as_text=True)
+    token = csrf_token(page)
+    short = client.post(f"/htx/members/{member.id}", data={"action": "password", "password": "ngan", "csrf_token": token})
+    assert short.status_code == 400
+    response = client.post(f"/htx/members/{member.id}", data={"action": "password", "password": "mat-khau-moi-2026",
+                                                               "csrf_token": token})
+    assert response.status_code == 303
+    assert old_session.get("/htx/").status_code == 302  # the old session ended with the old password
+    assert login(app.test_client(), "quenmatkhau").status_code == 401
+    assert login(app.test_client(), "quenmatkhau", "mat-khau-moi-2026").status_code == 302
+    entry = session.exec(select(AuditEntry).where(AuditEntry.action == "user.password_change")).one()
+    assert entry.actor_label == "chunhiem" and entry.object_id == str(member.id) and entry.cooperative_id == cooperative.id
+    assert "argon2" not in str(entry.before) + str(entry.after)
+
+    assert client.post(f"/htx/members/{member.id}", data={"action": "deactivate", "csrf_token": token}).status_code == 303
+    assert login(app.test_client(), "quenmatkhau", "mat-khau-moi-2026").status_code == 401
+    assert session.exec(select(AuditEntry).where(AuditEntry.action == "user.deactivate")).one().after["is_active"] is False
+    assert client.post(f"/htx/members/{admin.id}", data={"action": "deactivate", "csrf_token": token}).status_code == 409
+    assert client.post(f"/htx/members/{stranger.id}", data={"action": "password", "password": "chiem-quyen-2026",
+                                                            "csrf_token": token}).status_code == 404
+    assert login(app.test_client(), "benkia").status_code == 302  # untouched
+
+
 # -- the whole journey over HTTP, with a real worker process and a real SMTP server ---------------
 
 @pytest.fixture
