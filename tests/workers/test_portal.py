@@ -13,6 +13,8 @@ import pypdf
 import pypdfium2
 import pytest
 import zxingcpp
+from hypothesis import given
+from hypothesis import strategies as st
 from flask import g
 from sqlmodel import select
 
@@ -388,3 +390,34 @@ def test_scan_without_javascript_posts_the_form_and_shows_the_result(client, ses
     # A reload of the result page sends nothing again; a missing CSRF token is refused.
     assert client.post("/post/scan", data={"code": code, "status": "delivered", "scan_id": "x1"}).status_code == 400
     assert _status(session, code) == "picked_up"
+
+
+def test_batch_print_refuses_more_labels_than_one_pdf_holds(client, post, monkeypatch):
+    from workers.postal import views
+
+    monkeypatch.setattr(views, "MAX_LABELS_PER_PDF", 1)
+    login(client, "counter1")
+    rice = post["cooperatives"]["rice"]
+    response = client.get(f"/post/pickups/{rice.id}/{HOA_TU}/labels.pdf", headers={"Accept": "application/json"})
+    assert response.status_code == 400 and response.get_json()["field"] == "status"
+    shallots = post["cooperatives"]["shallots"]
+    assert client.get(f"/post/pickups/{shallots.id}/{HOA_TU}/labels.pdf").status_code == 200
+
+
+@given(st.integers(min_value=0, max_value=10**10), st.sampled_from(["", " ₫", " đ", "đ", " VND", "vnd"]), st.booleans())
+def test_cash_amounts_parse_as_people_write_them(amount, suffix, grouped):
+    from workers.postal.views import _parse_amount
+
+    text = (f"{amount:,}".replace(",", "." if grouped else " ") if grouped or amount > 999 else str(amount)) + suffix
+    assert _parse_amount(text) == amount
+
+
+@given(st.text(max_size=30))
+def test_any_amount_text_is_a_whole_number_or_refused(text):
+    from workers.postal.views import _parse_amount
+
+    try:
+        value = _parse_amount(text)
+    except ValueError:
+        return
+    assert value is None or (isinstance(value, int) and 0 <= value < 10**11)

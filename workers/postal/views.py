@@ -32,6 +32,7 @@ bp = Blueprint("postal", __name__, url_prefix="/post")
 # Status filter of the pick-up list: the open pick-ups (default), everything, or one status.
 OPEN, ALL = "open", "all"
 SCAN_LOG_KEY, SCAN_TALLY_KEY, SCAN_LOG_LENGTH = "portal_scans", "portal_scan_tally", 8
+MAX_LABELS_PER_PDF = 500  # about three seconds of rendering: a bigger batch is a filter mistake
 SCAN_KINDS = {"updated": "ok", "already": "same", "refused": "bad", "unknown": "bad", "invalid": "bad"}
 
 
@@ -177,6 +178,9 @@ def group_labels(cooperative_id: int, ward_code: int):
                                                      statuses=statuses)
     if not rows:
         raise NotFound(gettext("This pick-up group has no shipments to print."), field="group")
+    if len(rows) > MAX_LABELS_PER_PDF:
+        raise ServiceError(gettext("%(count)d labels are too many to print at once (at most %(max)d): choose a status to narrow them.",
+                                   count=len(rows), max=MAX_LABELS_PER_PDF), field="status")
     return _pdf(render_labels(_labels(rows), size), f"pickup-{cooperative_id}-{ward_code}-{size}.pdf")
 
 
@@ -209,7 +213,7 @@ def _parse_amount(raw: str) -> int | None:
     cleaned = _AMOUNT_NOISE.sub("", raw or "")
     if not cleaned:
         return None
-    if not cleaned.isdigit() or len(cleaned) > 11:
+    if not (cleaned.isascii() and cleaned.isdigit()) or len(cleaned) > 11:
         raise ValueError(raw)
     return int(cleaned)
 
