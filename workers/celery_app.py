@@ -56,6 +56,13 @@ def create_celery(app: Flask) -> Celery:
         #: much for nothing (quotes, pings).
         tracked = False
 
+        def __init_subclass__(cls, **kwargs):
+            super().__init_subclass__(**kwargs)
+            # A task with its own hard limit gets a soft one below it (the global soft limit
+            # would come after the hard kill and never give the task its chance to stop cleanly).
+            if cls.time_limit and not cls.soft_time_limit:
+                cls.soft_time_limit = int(cls.time_limit * 0.8)
+
         def __call__(self, *args, **kwargs):
             with app.app_context():
                 return self.run(*args, **kwargs)
@@ -126,7 +133,11 @@ def create_celery(app: Flask) -> Celery:
     )
     redis_broker = str(config["BROKER_URL"]).startswith("redis")
     if redis_broker:
-        celery.conf.broker_transport_options = {"visibility_timeout": visibility_timeout}
+        # Publishing gives up after one quick second try instead of kombu's default retries over
+        # six seconds: the outbox keeps the message for the sweep, and a checkout committed while
+        # Redis is down must not wait for it. Workers reconnect with their own, patient, policy.
+        celery.conf.broker_transport_options = {"visibility_timeout": visibility_timeout, "max_retries": 1,
+                                                "interval_start": 0, "interval_step": 0.2}
     else:
         # kombu's SQLAlchemy transport passes these options to create_engine.
         celery.conf.broker_transport_options = {"connect_args": {"timeout": 30}}
