@@ -33,15 +33,16 @@ from shop.audit.services import AuditLog
 from shop.errors import ServiceError
 from shop.labels import status_label
 from shop.registry.models import PendingImport
-from shop.registry.schemas import KIND_BY_CODE, SECTOR_BY_CODE, PlannedRow, RegistryRow, RowProblem, current_language
-from shop.registry.services import (
-    REQUIRED_FOR_NEW,
-    PendingImports,
-    RegistryService,
-    clean_text,
-    fold_key,
-    format_ocop,
+from shop.registry.schemas import (
+    KIND_BY_CODE,
+    SECTOR_BY_CODE,
+    PlannedRow,
+    RegistryRow,
+    RowProblem,
+    current_language,
 )
+from shop.registry.services import REQUIRED_FOR_NEW, PendingImports, RegistryService
+from shop.registry.values import clean_text, fold_key, format_ocop
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 5_000  # the province has about 1,500 organisations; a bigger file is a mistake or an attack
@@ -158,16 +159,14 @@ def _xlsx_rows(content: bytes) -> Iterator[list[Any]]:
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except ImportFileError:
         raise
-    except Exception as error:  # noqa: BLE001 - openpyxl raises many kinds for a damaged file
+    except Exception as error:  # openpyxl and zipfile raise many kinds of errors for a damaged file
         raise ImportFileError(gettext("The file could not be read as an XLSX workbook."), field="file") from error
     try:
         sheet = workbook.worksheets[0]
         sheet.reset_dimensions()  # some programs write a wrong size; read what is really there
         for row in sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS):
             yield list(row)
-    except ImportFileError:
-        raise
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:  # a damaged sheet part shows only while reading its rows
         raise ImportFileError(gettext("The file could not be read as an XLSX workbook."), field="file") from error
     finally:
         workbook.close()
@@ -199,6 +198,13 @@ def read_sheet(filename: str, content: bytes) -> Sheet:
     else:
         source = _csv_rows(content)
 
+    try:
+        return _read_rows(source)
+    finally:
+        source.close()  # the workbook is closed now, not when the generator is collected
+
+
+def _read_rows(source: Iterator[list[Any]]) -> Sheet:
     columns: dict[str, str] = {}
     positions: dict[int, str] = {}
     warnings: list[str] = []
@@ -231,7 +237,7 @@ def read_sheet(filename: str, content: bytes) -> Sheet:
         if all(_blank(cell) for cell in cells):
             continue
         if len(rows) >= MAX_ROWS:
-            limit = "{:,}".format(MAX_ROWS).replace(",", ".")
+            limit = f"{MAX_ROWS:,}".replace(",", ".")
             raise ImportFileError(gettext("The file has more than %(count)s rows: split it into several files.", count=limit),
                                   field="file", status=413)
         rows.append((number, {name: cells[index] if index < len(cells) else None for index, name in positions.items()}))

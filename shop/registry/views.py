@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -24,8 +32,17 @@ from shop.registry.importer import (
     registry_status_label,
     template_table,
 )
-from shop.registry.schemas import KIND_BY_CODE, KINDS, SECTOR_BY_CODE, SECTORS, RegistryFilters, kind_label, sector_label
-from shop.registry.services import CORE_FIELDS, FIELDS, RegistryInvalid, RegistryService
+from shop.registry.schemas import (
+    KIND_BY_CODE,
+    KINDS,
+    SECTOR_BY_CODE,
+    SECTORS,
+    RegistryFilters,
+    kind_label,
+    sector_label,
+)
+from shop.registry.services import RegistryInvalid, RegistryService
+from shop.registry.values import CORE_FIELDS, FIELDS
 
 bp = Blueprint("registry", __name__, url_prefix="/alliance/registry")
 PER_PAGE = 50
@@ -193,6 +210,17 @@ def _preview_page(preview, token: str, form: FlaskForm, status: int = 200):
     return render_template("registry/preview.html", preview=preview, token=token, form=form,
                            problems=preview.problems[:SHOWN_PROBLEMS], rows=preview.planned[:SHOWN_ROWS],
                            shown_rows=SHOWN_ROWS), status
+
+
+@bp.get("/import/<token>/problems.<any(csv, xlsx):fmt>")
+@requires("alliance:cooperative:write")
+def export_problems(token: str, fmt: str):
+    """The preview's problem list as a file, to work through a long spreadsheet."""
+    _pending, checked = _importer().preview(token, current_user.id)
+    header = [gettext("Row"), gettext("Column"), gettext("Problem")]
+    rows = [[problem.row if problem.row is not None else gettext("whole file"), problem.column, problem.message]
+            for problem in checked.problems]
+    return table_response(fmt, "loi-nhap-so-dang-ky", header, rows, sheet_title="Loi")
 
 
 @bp.route("/import/<token>", methods=["GET", "POST"])

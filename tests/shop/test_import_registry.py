@@ -128,6 +128,10 @@ def test_one_bad_row_writes_nothing_and_names_the_row_and_column(admin, session)
     assert forced.status_code == 422 and _problems(forced) == [("5", "Xã/Phường")]
     assert _count(session, Cooperative) == 0 and _count(session, RegistryProfile) == 0
     assert _count(session, AuditEntry) == 0
+    report = admin.get(location + "/problems.csv").data.decode("utf-8-sig").splitlines()
+    assert report[0] == "Dòng,Cột,Lỗi" and report[1].startswith("5,Xã/Phường,")
+    workbook = load_workbook(io.BytesIO(admin.get(location + "/problems.xlsx").data), read_only=True)
+    assert list(workbook.worksheets[0].iter_rows(values_only=True))[1][:2] == (5, "Xã/Phường")
 
 
 def test_problems_are_in_english_when_the_interface_is(admin):
@@ -215,6 +219,16 @@ def test_reimport_updates_without_duplicating(admin, session):
         "2201000101": {"member_count": [27, 35], "ocop_products": ["Gạo ST25 (4 sao); Gạo thơm (3 sao)", "Gạo ST25 (5 sao)"]}}
 
 
+def test_registration_numbers_match_whatever_their_case(admin, session):
+    _import(admin, _csv(ROWS))
+    lower = [list(row) for row in ROWS]
+    lower[2][2] = "05/hđht-ubnd"
+    lower[1][14] = "lh-2201"
+    location, page = _preview(admin, _csv(lower))
+    assert page.get_data(as_text=True).count('data-action="update"') == 3
+    assert _count(session, Cooperative) == 3
+
+
 def test_a_partial_file_updates_only_its_columns(admin, session):
     _import(admin, _csv(ROWS))
     _import(admin, _csv([["2201000101", "40"]], header=["Số ĐKKD", "Số thành viên"]))
@@ -274,7 +288,7 @@ def test_unreadable_files_are_refused_at_upload(admin, session):
 
 
 def test_size_and_row_limits_are_clear(admin, monkeypatch):
-    import shop.registry.importer as importer
+    from shop.registry import importer
 
     monkeypatch.setattr(importer, "MAX_ROWS", 2)
     response = _upload(admin, _csv(ROWS))
@@ -320,7 +334,7 @@ cell_text = st.text(alphabet=st.sampled_from(list("aăâbcdđeêghiklmnoôơpqrs
 def test_exported_cells_read_back_as_the_same_text(names, xlsx):
     """Whatever people type survives our export (formula guard, quotes, separators, line breaks)
     and the reader gives back the same cleaned text."""
-    from shop.registry.services import clean_text
+    from shop.registry.values import clean_text
 
     header = ["Số ĐKKD", "Ghi chú khảo sát"]
     rows = [[f"R{index}", name] for index, name in enumerate(names)]

@@ -125,6 +125,8 @@ def test_a_cooperative_that_applied_keeps_its_own_details(admin, factory, sessio
     assert session.get(Cooperative, approved.id).name == "HTX Đã Duyệt"
     assert session.get(Cooperative, approved.id).status == "approved"
     assert session.get(RegistryProfile, approved.id).member_count == 12
+    detail = admin.get(f"/alliance/registry/{approved.id}").get_data(as_text=True)
+    assert f"/alliance/cooperatives/{approved.id}" in detail and 'data-status="approved"' in detail
 
 
 def _entry(admin, session, **overrides) -> Cooperative:
@@ -184,7 +186,7 @@ def test_list_filters_search_and_pages(admin, session, app):
     csv_text = admin.get("/alliance/registry/export.csv?sector=crops").data.decode("utf-8-sig")
     assert "F-1" in csv_text and "F-2" not in csv_text
 
-    import shop.registry.views as views
+    from shop.registry import views
 
     views.PER_PAGE, saved = 2, views.PER_PAGE
     try:
