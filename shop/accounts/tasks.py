@@ -7,12 +7,14 @@ from flask import current_app, render_template
 from flask_babel import force_locale, gettext
 
 from shop.db import unit_of_work
+from workers.celery_app import retry_policy
 from workers.notifications.services import (
     Mail, NotificationService, PermanentMailError, TemporaryMailError, configured_mailer, configured_message_adapter,
 )
 
 
-@shared_task(name="nongsan.accounts.send_invitation", bind=True, max_retries=8)
+# Sent once per business key (NotificationService), so running again is harmless: acks_late.
+@shared_task(name="nongsan.accounts.send_invitation", bind=True, acks_late=True, tracked=True, **retry_policy(max_retries=8))
 def send_invitation(self, invitation_id: int, sealed_token: str) -> bool:
     """Send the link by e-mail or SMS, once. Nothing is sent for an invitation revoked meanwhile."""
     from cryptography.exceptions import InvalidTag

@@ -8,6 +8,7 @@ from flask_babel import force_locale, gettext
 
 from shop.cooperatives.models import Cooperative
 from shop.db import unit_of_work
+from workers.celery_app import retry_policy
 from workers.notifications.services import (
     Mail, NotificationService, PermanentMailError, TemporaryMailError, configured_mailer, configured_message_adapter,
 )
@@ -27,7 +28,8 @@ def _subject(kind: str, name: str) -> str:
     return subjects[kind]
 
 
-@shared_task(name="nongsan.cooperatives.send_application_notice", bind=True, max_retries=8)
+# Sent once per business key (NotificationService), so running again is harmless: acks_late.
+@shared_task(name="nongsan.cooperatives.send_application_notice", bind=True, acks_late=True, tracked=True, **retry_policy(max_retries=8))
 def send_application_notice(self, cooperative_id: int, kind: str, notice_id: int | None = None) -> bool:
     """E-mail the cooperative (or, without an address, a short text through the SMS gateway).
     Keyed by the audit entry of the decision, so a re-run sends nothing twice."""
