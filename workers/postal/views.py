@@ -281,17 +281,18 @@ def scan():
             raise ServiceError(gettext("Scan or type a shipment code."), field="code")
         if status not in ShipmentService.SCAN_STATUSES:
             raise ServiceError(gettext("Choose the new status."), field="status")
-        try:
-            amount = _parse_amount(request.form.get("amount_vnd", ""))
-        except ValueError:
-            raise ServiceError(gettext("Enter the cash collected in whole dong, e.g. 213000."), field="amount_vnd") from None
-        if status == "cod_collected" and amount is None:
-            raise ServiceError(gettext("Enter the cash collected in whole dong, e.g. 213000."), field="amount_vnd")
+        amount = None
+        if status == "cod_collected":  # the amount box is ignored for every other status
+            try:
+                amount = _parse_amount(request.form.get("amount_vnd", ""))
+            except ValueError:
+                amount = None
+            if amount is None:
+                raise ServiceError(gettext("Enter the cash collected in whole dong, e.g. 213000."), field="amount_vnd")
         if len(code) > 20:
             raise NotFound(gettext("Unknown shipment code."), field="code")
         outcome, shipment = ShipmentService(get_session()).apply_scan(
-            _partner_id(), code, request.form.get("scan_id", ""), status, amount if status == "cod_collected" else None,
-            actor=_actor())
+            _partner_id(), code, request.form.get("scan_id", ""), status, amount, actor=_actor())
         message = _scan_message(outcome, shipment.code, status, shipment)
     except NotFound:
         http_status, outcome, field = 404, "unknown", "code"
