@@ -74,6 +74,14 @@ def _shown(value) -> str:
     return str(value)
 
 
+def _cooperative_names() -> list[tuple[int, str]]:
+    from shop.cooperatives.services import CooperativeService
+    from traceability.services import key_service
+
+    session = get_session()
+    return [(c.id, c.name) for c in CooperativeService(session, key_service(session)).all()]
+
+
 @bp.get("/audit")
 def entries():
     trail = _trail()
@@ -82,10 +90,11 @@ def entries():
     rows, total = trail.page(page, PER_PAGE, **filters)
     pages = max(1, math.ceil(total / PER_PAGE))
     args = {key: value for key, value in request.args.items() if key != "page" and value}
+    cooperatives = [] if trail.scope is not None else _cooperative_names()
     return render_template(
         "audit/entries.html", rows=[(entry, changes(entry.before, entry.after)) for entry in rows], total=total,
         page=page, pages=pages, args=args, errors=errors, actions=trail.actions(), scoped=trail.scope is not None,
-        shown=_shown), 400 if errors else 200
+        cooperatives=cooperatives, shown=_shown), 400 if errors else 200
 
 
 @bp.get("/audit/export.<fmt>")

@@ -112,8 +112,9 @@ def _detail_page(service: CooperativeService, cooperative_id: int, decision_form
 @requires("alliance:console:read")
 def alliance_home():
     session = get_session()
-    cooperatives = CooperativeService(session, key_service(session)).all()
-    return render_template("cooperatives/alliance_home.html", cooperatives=cooperatives)
+    service = CooperativeService(session, key_service(session))
+    return render_template("cooperatives/alliance_home.html", cooperatives=service.all(),
+                           waiting=len(service.pending_applications()))
 
 
 @bp.get("/alliance/cooperatives/<int:cooperative_id>")

@@ -161,6 +161,7 @@ def test_approval_issues_a_key_whose_certificate_chains_to_the_alliance_and_sign
     cooperative = session.exec(select(Cooperative).where(Cooperative.registration_no == "1801234567")).one()
     queue = alliance_client.get("/alliance/applications").get_data(as_text=True)
     assert f'data-application="{cooperative.id}"' in queue
+    assert "Đơn đăng ký đang chờ duyệt: 1" in alliance_client.get("/alliance/").get_data(as_text=True)
     response = _decide(alliance_client, cooperative.id, "approve")
     assert response.status_code == 303
     session.refresh(cooperative)
