@@ -39,6 +39,7 @@ FIELDS = CORE_FIELDS + PROFILE_FIELDS
 
 
 # -- reading one value -----------------------------------------------------------------------------
+ASCII_DIGITS = re.compile(r"[0-9]{1,9}")  # str.isdigit() also accepts '²', which int() refuses
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 FORMULA_GUARD = re.compile(r"^'(?=[=+\-@\t\r])")  # the apostrophe shop.exports puts before such cells
 
@@ -211,8 +212,10 @@ class EntryParser:
         return self._term(value, _SECTOR_INDEX, SECTORS, required=False)
 
     def _phone(self, value: Any) -> str:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            value = str(int(value))
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
             if len(value) == 9:  # the spreadsheet dropped the leading zero of a mobile number
                 value = "0" + value
         text = clean_text(value)
@@ -349,7 +352,7 @@ class EntryParser:
 
     @staticmethod
     def province_code(text: str) -> int:
-        if text.isdigit():
+        if ASCII_DIGITS.fullmatch(text):
             code = int(text)
             if address.province_name(code) != "?":
                 return code
@@ -372,7 +375,7 @@ class EntryParser:
         text = clean_text(value)
         if not text:
             raise ValueError(gettext("This field is required."))
-        if text.isdigit():
+        if ASCII_DIGITS.fullmatch(text):
             if address.is_valid(province, int(text)):
                 return int(text)
             raise ValueError(gettext("Commune or ward code %(code)s is not in %(province)s.", code=text,

@@ -42,7 +42,7 @@ from shop.registry.schemas import (
     sector_label,
 )
 from shop.registry.services import RegistryInvalid, RegistryService
-from shop.registry.values import CORE_FIELDS, FIELDS
+from shop.registry.values import ASCII_DIGITS, CORE_FIELDS, FIELDS
 
 bp = Blueprint("registry", __name__, url_prefix="/alliance/registry")
 PER_PAGE = 50
@@ -148,7 +148,8 @@ def _form_page(cooperative_id: int | None):
             values = {**registry.form_values(row), **values}
     else:
         values = registry.form_values(row) if row else {"province": str(_default_province()), "kind": "cooperative"}
-    province = int(values["province"]) if str(values.get("province", "")).isdigit() else _default_province()
+    province = values.get("province", "")
+    province = int(province) if ASCII_DIGITS.fullmatch(str(province)) else _default_province()
     blank = [("", "—")]
     return render_template(
         "registry/form.html", row=row, locked=locked, values=values, errors=errors, form=form,

@@ -345,3 +345,25 @@ def test_exported_cells_read_back_as_the_same_text(names, xlsx):
         key = f"R{index}"
         expected = clean_text(name, multiline=True)
         assert read.get(key, "") == expected
+
+
+any_cell = st.one_of(st.none(), st.text(max_size=80), st.integers(min_value=-10**16, max_value=10**16),
+                     st.floats(allow_nan=True, allow_infinity=True), st.dates(), st.datetimes(), st.booleans(),
+                     st.sampled_from([float("inf"), float("nan"), "²", "１２３", "\x00", "=1+1", "'-5", "31684.0"]))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cells=st.fixed_dictionaries({}, optional={name: any_cell for name in (
+    "name", "kind", "registration_no", "province", "ward", "address", "legal_representative", "phone", "email", "sector",
+    "founded_on", "member_count", "charter_capital_vnd", "certifications", "ocop_products", "union", "survey_notes")}))
+def test_any_cell_gives_a_value_or_a_message_never_an_exception(app, cells):
+    """Whatever a spreadsheet holds, reading it ends in values or messages naming the field."""
+    from shop.registry.values import FIELDS, EntryParser
+
+    with app.test_request_context():
+        values, problems = EntryParser(92).parse(cells)
+    assert {p.field for p in problems} <= set(FIELDS)
+    assert all(p.message and "int()" not in p.message and "convert" not in p.message for p in problems)
+    for name in ("name", "registration_no", "address", "certifications", "survey_notes"):
+        if isinstance(values.get(name), str):
+            assert "\x00" not in values[name]
