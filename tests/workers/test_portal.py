@@ -423,3 +423,15 @@ def test_any_amount_text_is_a_whole_number_or_refused(text):
     except ValueError:
         return
     assert value is None or (isinstance(value, int) and 0 <= value < 10**11)
+
+
+def test_scan_log_in_the_session_stays_small_enough_for_a_cookie(client, post):
+    login(client, "counter1")
+    code = post["shipments"]["pomelo"][0].code
+    for _ in range(12):
+        _scan(client, code, "in_transit")  # long Vietnamese messages: refused, then already
+        _scan(client, "EN000000005VN", "delivery_failed")
+    page = client.get("/post/scan").get_data(as_text=True)
+    assert page.count("<li class=") == 8  # the last eight results
+    cookie = client.get_cookie("session")
+    assert cookie is not None and len(cookie.value) < 3000, len(cookie.value)  # browsers drop cookies above 4096 bytes
