@@ -25,6 +25,18 @@ GIVE_UP_AFTER = timedelta(hours=24)
 BASE_DELAY, MAX_DELAY = 30, 1800
 
 
+_client: httpx.Client | None = None
+
+
+def http_client() -> httpx.Client:
+    """One client per process: building one (its TLS context) costs more than a local POST, and
+    it keeps connections to partners open between deliveries."""
+    global _client
+    if _client is None:
+        _client = httpx.Client(follow_redirects=False)
+    return _client
+
+
 def backoff(attempt: int) -> int:
     """Full jitter: a random wait up to 30 s · 2^attempt, capped at half an hour."""
     return random.randint(1, min(MAX_DELAY, BASE_DELAY * 2 ** max(0, attempt - 1)))
@@ -60,7 +72,7 @@ class WebhookDeliveries:
         delivery.attempts += 1
         temporary = True
         try:
-            response = httpx.post(partner.webhook_url, content=body, timeout=self.timeout,
+            response = http_client().post(partner.webhook_url, content=body, timeout=self.timeout,
                                   headers=webhooks.sign_headers(secrets, delivery.id, body))
             delivery.last_status_code = response.status_code
             if 200 <= response.status_code < 300:
