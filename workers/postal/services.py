@@ -403,6 +403,15 @@ class ShipmentService:
             return "already", shipment
         return "refused", shipment
 
+    def history(self, partner_id: int, code: str) -> tuple[Shipment, list[ShipmentStatusChange]]:
+        """One of the partner's shipments with its status changes, oldest first (404 otherwise)."""
+        shipment = self.get_for_partner(partner_id, code)
+        changes = self.session.exec(
+            select(ShipmentStatusChange).where(ShipmentStatusChange.shipment_id == shipment.id)
+            .order_by(ShipmentStatusChange.at, ShipmentStatusChange.id)  # type: ignore[arg-type]
+        ).all()
+        return shipment, list(changes)
+
 
 def _reachable(status: str) -> set[str]:
     seen, todo = set(), [status]
