@@ -141,6 +141,7 @@ def test_another_partner_sees_nothing_and_gets_404_on_direct_urls(client, sessio
     assert client.get(f"/post/pickups/{rice.id}/{HOA_TU}").status_code == 404
     assert client.get(f"/post/pickups/{rice.id}/{HOA_TU}/labels.pdf").status_code == 404
     assert client.get(f"/post/shipments/{code}/label.pdf").status_code == 404
+    assert client.get(f"/post/shipments/{code}").status_code == 404
     assert client.post(f"/post/shipments/{code}/accept", data={"csrf_token": token}).status_code == 404
     assert client.post(f"/post/pickups/{rice.id}/{HOA_TU}/accept", data={"csrf_token": token}).status_code == 404
     scan = client.post("/post/scan", data={"csrf_token": token, "code": code, "status": "picked_up", "scan_id": "a1"},
@@ -374,6 +375,15 @@ def test_scan_bad_input_names_the_field(client, post):
     assert _scan(client, "EN" + "9" * 200, "picked_up").get_json()["outcome"] == "unknown"
     # Whatever is left in the cash box does not matter when no cash is being recorded.
     assert _scan(client, code, "picked_up", amount="abc").get_json()["outcome"] == "updated"
+
+
+def test_shipment_page_shows_the_history_of_its_scans(client, post):
+    login(client, "counter1")
+    code = post["shipments"]["pomelo"][0].code
+    _scan(client, code, "in_transit")  # picked up on the way: both steps are in the history
+    html = client.get(f"/post/shipments/{code}").get_data(as_text=True)
+    assert re.findall(r'<li data-status="(\w+)"', html) == ["awaiting_pickup", "picked_up", "in_transit"]
+    assert 'id="shipment-status" data-status="in_transit"' in html and "Trần Văn Bình" in html
 
 
 def test_scan_without_javascript_posts_the_form_and_shows_the_result(client, session, post):

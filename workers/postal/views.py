@@ -140,6 +140,16 @@ def pickup_group(cooperative_id: int, ward_code: int):
     return render_template("postal/portal_group.html", group=group, status=chosen, rows_per_group=1000, **_page_context())
 
 
+@bp.get("/shipments/<code>")
+@requires("post:shipment:read")
+def shipment_detail(code: str):
+    shipment, changes = ShipmentService(get_session()).history(_partner_id(), code)
+    return render_template("postal/portal_shipment.html", shipment=shipment, changes=changes,
+                           sender_address=address.full_address(shipment.sender_address, shipment.sender_ward_code,
+                                                               shipment.sender_province_code),
+                           **_page_context())
+
+
 @bp.post("/shipments/<code>/accept")
 @requires("post:shipment:write")
 def accept(code: str):
