@@ -48,7 +48,7 @@ def _shipments(live, count: int) -> list[str]:
                                  credentials=CredentialService(session, keys))
         product = catalog.create_product(ProductCreate(name="Gạo ST25 túi 5 kg", price_vnd=185_000, unit_weight_g=5000))
         batch = catalog.create_batch(product.id, BatchCreate(lot="ST-2611", harvest_date=date.today() - timedelta(days=5),
-                                                             plot="Ruộng 1", quantity_kg=Decimal("500")))
+                                                             plot="Ruộng 1", quantity_kg=Decimal(500)))
         checkout = CheckoutData(buyer_name="Nguyễn Thị Mai", buyer_phone="0903123456", province_code=92, ward_code=31540,
                                 street="12 Lê Lợi", payment_method="cod")
         order_ids = [OrderService(session).place(f"counter-{n}", [CartLine(batch_id=batch.id, quantity=1)], checkout)[0].id

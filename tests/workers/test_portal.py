@@ -13,9 +13,9 @@ import pypdf
 import pypdfium2
 import pytest
 import zxingcpp
+from flask import g
 from hypothesis import given
 from hypothesis import strategies as st
-from flask import g
 from sqlmodel import select
 
 from shop import address
@@ -270,14 +270,14 @@ def test_label_size_must_be_known(client, post):
 
 
 def test_label_without_cod_says_no_cash(app, session, factory):
-    from datetime import datetime, timezone
+    from datetime import UTC, datetime
 
     from workers.postal.labels import ShippingLabel, render_labels
 
     label = ShippingLabel(code="EN473124829VN", order_reference="NS-1", partner_name="Bưu điện", sender_name="HTX A",
                           sender_address="Ấp 1", sender_phone="", recipient_name="Lê Thị Ánh", recipient_phone="0912000111",
                           recipient_address="Số 1 " + "đường rất dài " * 30, weight_g=350, cod_amount_vnd=0,
-                          note="Hàng dễ vỡ " * 40, created_at=datetime.now(timezone.utc))
+                          note="Hàng dễ vỡ " * 40, created_at=datetime.now(UTC))
     pdf = render_labels([label], "thermal")
     text = _flat(pypdf.PdfReader(io.BytesIO(pdf)).pages[0].extract_text())
     assert "Không thu tiền" in text and "350 g" in text

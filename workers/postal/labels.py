@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import io
+import logging
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -25,7 +26,9 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen import canvas
 
 from shop.i18n import format_date, format_vnd
-from traceability.labels import _fit, _label_font, _load_font, _wrap
+from traceability.labels import LabelFontError, _fit, _label_font, _load_font, _wrap
+
+log = logging.getLogger(__name__)
 
 # name -> (width, height) in points, portrait
 SIZES: dict[str, tuple[float, float]] = {
@@ -73,8 +76,8 @@ def _fonts() -> tuple[str, str]:
     if bold_path.is_file():
         try:
             return regular.name, _load_font(str(bold_path)).name
-        except Exception:  # a broken bold face: print everything in the regular one
-            pass
+        except LabelFontError:
+            log.warning("bold font %s is unusable; labels use the regular face only", bold_path)
     return regular.name, regular.name
 
 
