@@ -10,7 +10,7 @@ Reliability rules every task follows (see `NongsanTask`):
   visibility timeout, so Redis never hands a waiting task to a second worker;
 - `acks_late` only on idempotent tasks (a task lost with its worker runs again);
 - a task that fails for good lands in the dead-letter table (`workers.deadletters`), listed in the
-  alliance console with a retry button;
+  alliance console with a retry button (except tasks whose caller waits for the result);
 - tasks sent through the outbox mark their row done, so the beat sweep can re-send work that a
   killed worker took away with it.
 """
@@ -55,6 +55,9 @@ def create_celery(app: Flask) -> Celery:
         #: letter of the same work resolved). Off for tasks where a write per run would cost too
         #: much for nothing (quotes, pings).
         tracked = False
+        #: A task whose caller waits for its result (a quote, a ping) sets this to False: the
+        #: caller already sees the failure, and sending it again later would answer no one.
+        dead_letter = True
 
         def __init_subclass__(cls, **kwargs):
             super().__init_subclass__(**kwargs)
@@ -92,6 +95,8 @@ def create_celery(app: Flask) -> Celery:
                     deadletters.task_retrying(task_id, due)
 
         def on_failure(self, exc, task_id, args, kwargs, einfo):
+            if not self.dead_letter:
+                return
             from workers import deadletters
 
             with app.app_context():
@@ -129,6 +134,7 @@ def create_celery(app: Flask) -> Celery:
             "audit-log": {"task": "nongsan.trace.audit_log", "schedule": 3600.0},
             "flush-scans": {"task": "nongsan.trace.flush_scans", "schedule": 60.0},
             "release-reservations": {"task": "nongsan.shop.release_reservations", "schedule": 60.0},
+            "roll-up-scans": {"task": "nongsan.insight.roll_up_scans", "schedule": 3600.0},
         },
     )
     redis_broker = str(config["BROKER_URL"]).startswith("redis")

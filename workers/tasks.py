@@ -17,7 +17,7 @@ def sweep_outbox() -> int:
     return sent + deadletters.resend_stalled(tracked, current_app.extensions["nongsan.outbox_lease"])
 
 
-@shared_task(name="nongsan.workers.ping", acks_late=False, max_retries=0)
+@shared_task(name="nongsan.workers.ping", acks_late=False, max_retries=0, dead_letter=False)
 def ping() -> str:
     """Does nothing: a round trip through the broker, for health checks and as a benchmark reference."""
     return "pong"

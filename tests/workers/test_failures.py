@@ -107,14 +107,15 @@ def partner_endpoint():
         endpoint.close()
 
 
-def _shop(live: LiveStack, endpoint: PartnerEndpoint | None) -> int:
+def _shop(live: LiveStack, endpoint: PartnerEndpoint | None, *, post_office: bool = True) -> int:
     """A cooperative with a batch of 200 bags, and the post office (with its endpoint, if any)."""
     with live.app.app_context(), unit_of_work() as session:
         factory = Factory(live.app, session)
         cooperative = factory.cooperative(email="htx-donhang@example.vn")
-        partner = factory.partner()
-        if endpoint is not None:
-            partner.webhook_url, partner.webhook_secrets = endpoint.url, endpoint.secret
+        if post_office:
+            partner = factory.partner()
+            if endpoint is not None:
+                partner.webhook_url, partner.webhook_secrets = endpoint.url, endpoint.secret
         batch = factory.batch(cooperative, factory.product(cooperative), quantity_kg=Decimal("1000"))
         factory.user(Role.ALLIANCE_ADMIN, username="lienminh")
         return batch.id
@@ -231,9 +232,7 @@ def test_smtp_4xx_is_retried_until_dead_lettered_5xx_is_not_and_the_retry_button
     # The mail server works again; the alliance presses "retry".
     live.mail.reject_with = None
     with httpx.Client(base_url=live.base_url, timeout=20) as alliance:
-        page = alliance.get("/login").text
-        assert alliance.post("/login", data={"username": "lienminh", "password": PASSWORD,
-                                             "csrf_token": csrf_token(page)}).status_code == 302
+        _login(alliance)
         page = alliance.get("/alliance/dead-letters").text
         assert f'id="task-failure-{failure.id}"' in page and "nongsan.orders.send_new_order_email" in page
         response = alliance.post("/alliance/dead-letters", data={"task_failure_id": failure.id, "action": "retry",
@@ -245,9 +244,36 @@ def test_smtp_4xx_is_retried_until_dead_lettered_5xx_is_not_and_the_retry_button
     assert _notification(live, later) == "sent"
 
 
-def _failure(live: LiveStack, order_id: int) -> TaskFailure | None:
+def test_work_that_cannot_succeed_is_dead_lettered_at_once_and_runs_when_retried_after_the_fix(live):
+    batch_id = _shop(live, None, post_office=False)  # no post office configured yet
+    live.start_worker()
+    order_id = _place(live.app, batch_id, "no-post-office")
+    failure = wait_until(lambda: _failure(live, order_id, "nongsan.orders.prepare_shipment"), timeout=90,
+                         message="the shipment job in the dead letters")
+    assert failure.attempts == 1 and failure.last_error.startswith("ServiceError")  # not a temporary error: no retries
+    assert _count(live, Shipment) == 0
+
     with live.app.app_context(), unit_of_work() as session:
-        rows = session.exec(select(TaskFailure).where(TaskFailure.task_name == "nongsan.orders.send_new_order_email")).all()
+        Factory(live.app, session).partner()  # the alliance configures the post office
+    with httpx.Client(base_url=live.base_url, timeout=20) as alliance:
+        _login(alliance)
+        page = alliance.get("/alliance/dead-letters").text
+        alliance.post("/alliance/dead-letters", data={"task_failure_id": failure.id, "action": "retry",
+                                                      "csrf_token": csrf_token(page)})
+    wait_until(lambda: _count(live, Shipment, Shipment.order_id == order_id) == 1, message="the shipment job")
+    wait_until(lambda: _failure(live, order_id, "nongsan.orders.prepare_shipment").status == "resolved",
+               message="the dead letter resolved")
+
+
+def _login(client: httpx.Client) -> None:
+    page = client.get("/login").text
+    response = client.post("/login", data={"username": "lienminh", "password": PASSWORD, "csrf_token": csrf_token(page)})
+    assert response.status_code == 302
+
+
+def _failure(live: LiveStack, order_id: int, task: str = "nongsan.orders.send_new_order_email") -> TaskFailure | None:
+    with live.app.app_context(), unit_of_work() as session:
+        rows = session.exec(select(TaskFailure).where(TaskFailure.task_name == task)).all()
         return next((row for row in rows if row.kwargs == {"order_id": order_id}), None)
 
 
