@@ -75,7 +75,7 @@ def test_the_rates_schema_refuses_bad_data(changes):
 
 def test_remote_communes_pay_the_surcharge_and_vat_is_on_top():
     table = TariffAdapter()
-    near = table.quote(Parcel(92, 91, 30280, 400))
+    near = table.quote(Parcel(92, 91, 30292, 400))
     far = table.quote(Parcel(92, 91, PHU_QUOC, 400))
     assert (near.remote, near.surcharge_vnd) == (False, 0)
     assert (far.remote, far.surcharge_vnd) == (True, 10_000)
@@ -207,7 +207,7 @@ def test_calculator_itemises_a_quote_under_any_version(admin, session, app):
 
 def test_calculator_names_the_fields_it_cannot_use(admin):
     response = admin.get("/alliance/tariff/calculator", query_string={
-        "from_province": "93", "to_province": "91", "to_ward": "26734", "weight_g": "0", "cod_amount_vnd": "-1"})
+        "from_province": "93", "to_province": "91", "to_ward": "26882", "weight_g": "0", "cod_amount_vnd": "-1"})
     assert response.status_code == 400
     body = response.get_data(as_text=True)
     for field in ("from_province", "to_ward", "weight_g", "cod_amount_vnd"):

@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 
 PREFIX = "nongsan:quote:"
 COD_BAND_VND = 1_000
+HEAD_KEY = "nongsan:tariff:head"
+# The pointer expires, so a pointer left behind (Redis unreachable at the moment of publishing) is
+# re-read from the database within this time.
+HEAD_TTL_SECONDS = 30
 # A price the carrier did not give (it failed and the tariff stood in) is kept only briefly, so
 # the carrier is asked again soon.
 FALLBACK_TTL_SECONDS = 30
@@ -41,9 +45,12 @@ class QuoteBand:
     steps: int
     cod_band: int
 
-    def key(self, adapter: str, tariff: ActiveTariff) -> str:
+    def suffix(self, adapter: str) -> str:
         where = f"{self.from_province}-{self.to_province}{'r' if self.remote else ''}"
-        return f"{PREFIX}{tariff.tag}:{adapter}:{where}:{self.steps}:{self.cod_band}"
+        return f":{adapter}:{where}:{self.steps}:{self.cod_band}"
+
+    def key(self, adapter: str, tariff: ActiveTariff) -> str:
+        return f"{PREFIX}{tariff.tag}{self.suffix(adapter)}"
 
     def parcel(self, original: Parcel) -> Parcel:
         """The parcel the band is priced on."""
@@ -67,12 +74,36 @@ class QuoteCache(Protocol):
 
     def put(self, key: str, value: dict, ttl: int) -> None: ...
 
+    def lookup(self, suffix: str) -> tuple[str | None, dict | None]:
+        """In one step: the version in force as the shared pointer knows it (its `head`), and the
+        quote cached under it for this key suffix. (None, None) when there is no shared pointer."""
+        ...
+
+    def point_to(self, tariff: ActiveTariff) -> None:
+        """Tell every process which version is in force (never moving back to an older one)."""
+        ...
+
     def retain_only(self, tariff_tag: str) -> int:
         """Drop every quote priced under another tariff version; returns how many went."""
         ...
 
+    def switch_to(self, tariff: ActiveTariff) -> None: ...
 
-class NoQuoteCache:
+
+class _NoSharedPointer:
+    """Caches without a shared pointer: each quote reads the version in force from the database."""
+
+    def lookup(self, suffix: str) -> tuple[str | None, dict | None]:
+        return None, None
+
+    def point_to(self, tariff: ActiveTariff) -> None:
+        return None
+
+    def switch_to(self, tariff: ActiveTariff) -> None:
+        self.retain_only(tariff.tag)
+
+
+class NoQuoteCache(_NoSharedPointer):
     def get(self, key: str) -> dict | None:
         return None
 
@@ -83,7 +114,7 @@ class NoQuoteCache:
         return 0
 
 
-class MemoryQuoteCache:
+class MemoryQuoteCache(_NoSharedPointer):
     """For the embedded setup (no Redis): per process, bounded, least recently used goes first."""
 
     def __init__(self, max_entries: int = 10_000) -> None:
@@ -118,11 +149,58 @@ class MemoryQuoteCache:
         return len(stale)
 
 
+# The pointer to the version in force and the quote under it, read in one round trip.
+_LOOKUP = """
+local head = redis.call('GET', KEYS[1])
+if not head then return {false, false} end
+local tag = string.match(head, '([^|]+)$')
+return {head, redis.call('GET', ARGV[1] .. tag .. ARGV[2])}
+"""
+# Move the pointer, unless it already names a newer version (a process that read the database
+# just before a publish must not move it back).
+_POINT = """
+local current = redis.call('GET', KEYS[1])
+if current and (tonumber(string.match(current, '^(%d+)|') or '0') > tonumber(ARGV[2])) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+return 1
+"""
+
+
 class RedisQuoteCache:
-    """Shared by every web and worker process. A Redis failure makes a quote a miss, never an error."""
+    """Shared by every web and worker process. A Redis failure makes a quote a miss, never an error.
+
+    Besides the quotes it holds a pointer to the tariff version in force (HEAD_KEY), moved when a
+    version is published and re-read from the database by the first quote after it expires. A
+    process that still remembers the version the pointer names prices from memory; so a cache hit
+    costs one Redis round trip and no database query, and a new version is used by the next quote.
+    """
 
     def __init__(self, client) -> None:
         self.client = client
+        self._lookup = client.register_script(_LOOKUP)
+        self._point = client.register_script(_POINT)
+
+    def lookup(self, suffix: str) -> tuple[str | None, dict | None]:
+        import redis
+
+        try:
+            head, raw = self._lookup(keys=[HEAD_KEY], args=[PREFIX, suffix])
+        except redis.RedisError as error:
+            log.warning("quote cache unavailable: %s", error)
+            return None, None
+        return (head.decode() if head else None), (json.loads(raw) if raw else None)
+
+    def point_to(self, tariff: ActiveTariff) -> None:
+        import redis
+
+        try:
+            self._point(keys=[HEAD_KEY], args=[tariff.head, tariff.version, HEAD_TTL_SECONDS])
+        except redis.RedisError as error:
+            log.warning("quote cache unavailable: %s", error)
+
+    def switch_to(self, tariff: ActiveTariff) -> None:
+        self.point_to(tariff)
+        self.retain_only(tariff.tag)
 
     def get(self, key: str) -> dict | None:
         import redis

@@ -81,29 +81,39 @@ class QuoteService:
         from workers.postal.tariff import chargeable_weight_g, region_of
 
         _check_parcel(parcel)
-        tariff = self._active_tariff()
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        cache = self.cache or quote_cache()
+        adapter = self.carrier.name if self.carrier else (app.config.get("CARRIER_ADAPTER") or "tariff")
+        # The version this process last read, if the shared pointer says it is still in force:
+        # then a cached quote costs one look-up and no database query.
+        tariff, hit = app.extensions.get("nongsan.tariff_in_force"), None
+        if tariff is not None:
+            head, hit = cache.lookup(band_of(parcel, tariff).suffix(adapter))
+            if head != tariff.head:
+                tariff, hit = None, None
+        if tariff is None:
+            tariff = app.extensions["nongsan.tariff_in_force"] = self._active_tariff()
+            cache.point_to(tariff)
+            hit = cache.get(band_of(parcel, tariff).key(adapter, tariff))
+        actual_weight = chargeable_weight_g(parcel, tariff.rates.volumetric_divisor)
+        if hit is not None:
+            return replace(Quote(**hit), chargeable_weight_g=actual_weight, cached=True)
         try:
             region_of(parcel.from_province_code, tariff.rates.regions)
             region_of(parcel.to_province_code, tariff.rates.regions)
         except ValueError as error:
             raise ServiceError(gettext("The tariff has no price for this province."), field="province_code") from error
-        carrier = self.carrier or configured_carrier(tariff)
-        cache = self.cache or quote_cache()
         band = band_of(parcel, tariff)
-        key = band.key(carrier.name, tariff)
-        actual_weight = chargeable_weight_g(parcel, tariff.rates.volumetric_divisor)
-        hit = cache.get(key)
-        if hit is not None:
-            return replace(Quote(**hit), chargeable_weight_g=actual_weight, cached=True)
+        carrier = self.carrier or configured_carrier(tariff)
         try:
             quote = carrier.quote(band.parcel(parcel))
         except ValueError as error:
             raise ServiceError(gettext("This parcel cannot be quoted: %(reason)s", reason=str(error)), field="parcel") from error
-        ttl = int(current_app.config.get("QUOTE_CACHE_SECONDS") or 0)
+        ttl = int(app.config.get("QUOTE_CACHE_SECONDS") or 0)
         if quote.source == "tariff_fallback":
             ttl = min(ttl, FALLBACK_TTL_SECONDS)
         if ttl > 0:
-            cache.put(key, asdict(quote), ttl)
+            cache.put(band.key(adapter, tariff), asdict(quote), ttl)
         return replace(quote, chargeable_weight_g=actual_weight)
 
 

@@ -18,6 +18,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
@@ -65,15 +66,20 @@ class ActiveTariff:
     version: int
     rates: TariffRates
     tag: str
+    # Names this exact row (a rolled-back row's id can come back with other prices): what the
+    # shared "version in force" pointer holds (see workers.postal.quotes).
+    head: str
 
     @classmethod
-    def of(cls, id: int | None, version: int, rates: TariffRates) -> ActiveTariff:  # noqa: A002 - the row's id
+    def of(cls, id: int | None, version: int, rates: TariffRates, created_at: datetime | None = None) -> ActiveTariff:  # noqa: A002
         canonical = json.dumps(rates.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-        return cls(id, version, rates, f"{id or 0}.{hashlib.sha256(canonical.encode()).hexdigest()[:12]}")
+        tag = f"{id or 0}.{hashlib.sha256(canonical.encode()).hexdigest()[:12]}"
+        created = created_at.isoformat() if created_at else "-"
+        return cls(id, version, rates, tag, f"{version}|{id or 0}|{created}|{tag}")
 
     @classmethod
     def from_row(cls, row: TariffVersion) -> ActiveTariff:
-        return cls.of(row.id, row.version, TariffRates.model_validate(row.rates))
+        return cls.of(row.id, row.version, TariffRates.model_validate(row.rates), row.created_at)
 
 
 @lru_cache(maxsize=1)
@@ -214,11 +220,12 @@ class TariffBook:
         AuditLog(self.session).record("tariff.publish", "tariff_version", row.version,
                                       before={"version": current.version, "rates": current.rates.model_dump(mode="json")},
                                       after={"version": row.version, "rates": row.rates, "note": row.note})
-        # Quotes are keyed by the version's tag, so old ones can no longer be served; dropping them
-        # once the new version is durable frees the cache at once instead of at expiry.
+        # Once the new version is durable: every process's next quote uses it (the shared pointer
+        # to the version in force moves) and the old version's quotes are dropped. Quotes are keyed
+        # by the version's tag, so an old one could not be served even if dropping failed.
         self.session.flush()
-        cache, tag = quote_cache(), ActiveTariff.from_row(row).tag
-        after_commit(self.session, lambda: cache.retain_only(tag))
+        cache, published = quote_cache(), ActiveTariff.from_row(row)
+        after_commit(self.session, lambda: cache.switch_to(published))
         return row
 
 

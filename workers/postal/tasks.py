@@ -15,11 +15,10 @@ from workers.postal.services import QuoteService
 @shared_task(name="nongsan.postal.quote", acks_late=True, time_limit=30)
 def quote_parcel(from_province: int, to_province: int, to_ward: int, weight_g: int, cod_amount_vnd: int = 0,
                  length_cm: int = 0, width_cm: int = 0, height_cm: int = 0) -> dict:
-    from shop.db import unit_of_work
-
+    # No session of its own: a quote usually needs no database at all (see workers.postal.quotes),
+    # and QuoteService opens a short one when it must read the version in force.
     parcel = Parcel(from_province, to_province, to_ward, weight_g, cod_amount_vnd, length_cm, width_cm, height_cm)
-    with unit_of_work() as session:
-        return asdict(QuoteService(session).quote(parcel))
+    return asdict(QuoteService().quote(parcel))
 
 
 # The webhook-id is stable and the delivery row knows when it is done: idempotent, so acks_late.
