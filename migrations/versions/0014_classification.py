@@ -17,10 +17,15 @@ branch_labels = None
 depends_on = None
 
 
+# Shipments whose cash on delivery is still owed (the same text as shop.insight.models.COD_OPEN,
+# copied: a migration must not change when the models do).
+COD_OPEN = ("cod_amount_vnd > 0 AND (cod_collected_vnd IS NULL OR cod_remitted_vnd IS NULL "
+            "OR cod_remitted_vnd < cod_collected_vnd)")
 INDEXES = (
     # (name, table, columns): what the dashboard's and the classification's aggregates read through.
     ("ix_insight_order_period", "customer_order", ["created_at", "status", "cooperative_id", "goods_total_vnd"]),
     ("ix_insight_scanday_day", "scanday", ["day", "count"]),
+    ("ix_insight_orderline_sales", "orderline", ["order_id", "product_id", "quantity", "line_total_vnd"]),
     ("ix_insight_shipment_period", "shipment", ["created_at", "status"]),
     ("ix_insight_orderstatus_to", "orderstatuschange", ["to_status", "order_id", "at"]),
     ("ix_insight_credential_batch", "credential", ["gtin", "lot", "event_type"]),
@@ -45,12 +50,22 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_survey_finding'))
     )
     op.create_index(op.f('ix_survey_finding_cooperative_id'), 'survey_finding', ['cooperative_id'], unique=False)
+    op.create_table('scan_day_total',
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('count', sa.BigInteger(), nullable=False),
+    sa.Column('rolled_at', shop.timeutil.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('day', name=op.f('pk_scan_day_total'))
+    )
     for name, table, columns in INDEXES:
         op.create_index(name, table, columns, unique=False)
+    op.create_index('ix_insight_shipment_cod_open', 'shipment', ['status'], unique=False,
+                    postgresql_where=sa.text(COD_OPEN), sqlite_where=sa.text(COD_OPEN))
 
 
 def downgrade() -> None:
+    op.drop_index('ix_insight_shipment_cod_open', table_name='shipment')
     for name, table, _columns in reversed(INDEXES):
         op.drop_index(name, table_name=table)
     op.drop_index(op.f('ix_survey_finding_cooperative_id'), table_name='survey_finding')
+    op.drop_table('scan_day_total')
     op.drop_table('survey_finding')

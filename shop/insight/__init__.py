@@ -4,6 +4,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
+    from shop.insight import tasks  # noqa: F401 - registers the roll-up task
     from shop.insight.services import grade_label
     from shop.insight.views import bp, format_cell
 

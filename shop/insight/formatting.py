@@ -15,7 +15,7 @@ def _locale() -> str:
 def format_number(value, decimals: int = 0, locale: str | None = None) -> str:
     if value is None:
         return "—"
-    text = f"{float(value):,.{decimals}f}" if decimals else f"{int(round(value)):,}"
+    text = f"{float(value):,.{decimals}f}" if decimals else f"{round(value):,}"
     if (locale or _locale()) == "en":
         return text
     return text.replace(",", "\0").replace(".", ",").replace("\0", ".")

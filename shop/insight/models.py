@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Index, Text
+from sqlalchemy import BigInteger, Index, Text, text
 from sqlmodel import Field, SQLModel
 
 from shop.catalog.models import Batch
-from shop.orders.models import Order, OrderStatusChange
+from shop.orders.models import Order, OrderLine, OrderStatusChange
 from shop.timeutil import UTCDateTime, utcnow
 from traceability.models import Credential, ProblemReport, Recall, ScanDay
 from workers.postal.models import Shipment
@@ -34,13 +34,33 @@ class SurveyFinding(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class ScanDayTotal(SQLModel, table=True):
+    """All batches' scans of one finished day, summed once. A day's counts stop changing once it is
+    over (buffered counters are flushed within minutes), so the dashboard reads these few hundred
+    rows instead of one row per batch per day, and adds the days not yet rolled up from `scanday`."""
+
+    __tablename__ = "scan_day_total"
+
+    day: date = Field(primary_key=True)
+    count: int = Field(sa_type=BigInteger)
+    rolled_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 # Month-by-month and per-cooperative sums over the orders of a period read only these columns.
 Index("ix_insight_order_period", Order.__table__.c.created_at, Order.__table__.c.status,
       Order.__table__.c.cooperative_id, Order.__table__.c.goods_total_vnd)
 # Scans per month: a range of days, summed, without touching the table.
 Index("ix_insight_scanday_day", ScanDay.__table__.c.day, ScanDay.__table__.c.count)
-# Shipments of a period by status, and what is still owed for cash on delivery.
+# Sales per product category: the lines of the period's orders without touching the table.
+Index("ix_insight_orderline_sales", OrderLine.__table__.c.order_id, OrderLine.__table__.c.product_id,
+      OrderLine.__table__.c.quantity, OrderLine.__table__.c.line_total_vnd)
+# Shipments of a period by status.
 Index("ix_insight_shipment_period", Shipment.__table__.c.created_at, Shipment.__table__.c.status)
+# Cash on delivery still owed: only the few shipments not yet settled with the cooperative.
+COD_OPEN = ("cod_amount_vnd > 0 AND (cod_collected_vnd IS NULL OR cod_remitted_vnd IS NULL "
+            "OR cod_remitted_vnd < cod_collected_vnd)")
+Index("ix_insight_shipment_cod_open", Shipment.__table__.c.status, postgresql_where=text(COD_OPEN),
+      sqlite_where=text(COD_OPEN))
 # When each order reached the post (on-time fulfilment).
 Index("ix_insight_orderstatus_to", OrderStatusChange.__table__.c.to_status, OrderStatusChange.__table__.c.order_id,
       OrderStatusChange.__table__.c.at)

@@ -178,7 +178,7 @@ def _monthly_report(session: Session, month: date, top: int) -> bytes:
     tables = data.tables
     page.table(_vietnamese(tables["cooperatives"], ["Hợp tác xã", "Đơn đã đặt", "Doanh thu (đồng)"]),
                f"5. {top} hợp tác xã có doanh thu cao nhất trong tháng")
-    page.table(_vietnamese(tables["categories"], ["Nhóm sản phẩm", "Đơn", "Số lượng", "Doanh thu (đồng)"]),
+    page.table(_vietnamese(tables["categories"], ["Nhóm sản phẩm", "Dòng hàng", "Số lượng", "Doanh thu (đồng)"]),
                "6. Doanh thu theo nhóm sản phẩm")
     page.table(_vietnamese(tables["shipments"], ["Trạng thái", "Bưu gửi"]), "7. Bưu gửi theo trạng thái")
     cod = tables["cod"]

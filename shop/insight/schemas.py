@@ -27,7 +27,7 @@ class Period:
         return datetime.combine(self.end + timedelta(days=1), time.min, LOCAL_TZ)
 
     @classmethod
-    def months_back(cls, months: int, end: date) -> "Period":
+    def months_back(cls, months: int, end: date) -> Period:
         """The `months` months that end with `end`: 29/11/2025–28/11/2026 for 12 months to 28/11/2026."""
         year, month = end.year, end.month - months
         while month < 1:
@@ -66,7 +66,7 @@ class MonthRange:
         return value.replace(day=1)
 
     @classmethod
-    def last_months(cls, count: int, today: date) -> "MonthRange":
+    def last_months(cls, count: int, today: date) -> MonthRange:
         last = today.replace(day=1)
         year, month = last.year, last.month - (count - 1)
         while month < 1:

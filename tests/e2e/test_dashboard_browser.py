@@ -42,7 +42,7 @@ def _world(live) -> None:
                                                            category=category))
             batch = catalog.create_batch(product.id, BatchCreate(lot=f"L-{registration[-3:]}", plot="Ruộng 1",
                                                                  harvest_date=date.today() - timedelta(days=3),
-                                                                 quantity_kg=Decimal("500")))
+                                                                 quantity_kg=Decimal(500)))
             made.append((cooperative, product, batch))
         partner = Partner(name="Bưu điện Cần Thơ", province_code=92, is_default=True)
         session.add(partner)

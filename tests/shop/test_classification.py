@@ -13,7 +13,7 @@ from sqlmodel import select
 
 from shop.accounts.models import Role
 from shop.audit.models import AuditEntry
-from shop.catalog.models import Batch, Certification
+from shop.catalog.models import Certification
 from shop.catalog.schemas import TraceEventCreate
 from shop.i18n import LOCAL_TZ
 from shop.insight.models import SurveyFinding

@@ -11,6 +11,7 @@ from datetime import date, datetime, time
 import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
+from sqlmodel import select
 
 from shop.accounts.models import Role
 from shop.i18n import LOCAL_TZ
@@ -202,3 +203,32 @@ def test_month_range_helpers():
     assert months.months() == ["2025-11", "2025-12", "2026-01", "2026-02"]
     assert months.period.end == date(2026, 2, 28)
     assert MonthRange.last_months(12, date(2026, 11, 29)).first == date(2025, 12, 1)
+
+
+def test_scans_read_the_same_before_and_after_the_daily_roll_up(app, client, session, world):
+    from datetime import timedelta
+
+    from shop.insight.models import ScanDayTotal
+    from shop.insight.services import DashboardService, roll_up_scans
+
+    today = datetime.now(LOCAL_TZ).date()
+    yesterday = today - timedelta(days=1)
+    gtin, lot = session.exec(select(ScanDay.gtin, ScanDay.lot)).first()
+    session.add(ScanDay(gtin=gtin, lot=lot, day=yesterday, count=7))
+    session.flush()
+    months = MonthRange(month_start(2), month_start(0))
+    with app.test_request_context():
+        before = DashboardService(session).table("scans", months).rows
+        added = roll_up_scans(session)
+        assert roll_up_scans(session) == 0  # a second run adds nothing
+        after = DashboardService(session).table("scans", months).rows
+    rolled = {row.day: row.count for row in session.exec(select(ScanDayTotal))}
+    assert added == len(rolled) and yesterday not in rolled and today not in rolled  # still live
+    assert rolled.get(month_start(1).replace(day=5)) == 120
+    assert after == before
+    assert sum(row[1] for row in after) == 150 + (7 if yesterday >= month_start(2) else 0)
+    # A later scan on a day still live is counted at once.
+    session.add(ScanDay(gtin=gtin, lot=lot, day=today, count=5))
+    session.flush()
+    with app.test_request_context():
+        assert sum(row[1] for row in DashboardService(session).table("scans", months).rows) == sum(row[1] for row in after) + 5

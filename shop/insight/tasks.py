@@ -1,0 +1,16 @@
+"""Background work for the dashboard: rolling the finished days' scans up into daily totals."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from shop.db import unit_of_work
+
+
+# Idempotent: it only adds days after the last one rolled up, so a retry or a second beat adds nothing.
+@shared_task(name="nongsan.insight.roll_up_scans", ignore_result=True, acks_late=True, max_retries=0, tracked=True)
+def roll_up_scans() -> int:
+    from shop.insight.services import roll_up_scans as roll_up
+
+    with unit_of_work() as session:
+        return roll_up(session)
