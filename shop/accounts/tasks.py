@@ -13,8 +13,9 @@ from workers.notifications.services import (
 )
 
 
-# Sent once per business key (NotificationService), so running again is harmless: acks_late.
-@shared_task(name="nongsan.accounts.send_invitation", bind=True, acks_late=True, tracked=True, **retry_policy(max_retries=8))
+# Sent once per business key (NotificationService); work lost with its worker is re-sent by the
+# outbox sweep (tracked), so the message is acknowledged on receipt.
+@shared_task(name="nongsan.accounts.send_invitation", bind=True, acks_late=False, tracked=True, **retry_policy(max_retries=8))
 def send_invitation(self, invitation_id: int, sealed_token: str) -> bool:
     """Send the link by e-mail or SMS, once. Nothing is sent for an invitation revoked meanwhile."""
     from cryptography.exceptions import InvalidTag

@@ -205,7 +205,8 @@ class CooperativeService:
         entry = AuditLog(self.session).record(
             "cooperative.approve", "cooperative", cooperative.id, before=before,
             after={"status": cooperative.status, "kid": key.kid, "activated_users": activated}, cooperative_id=cooperative.id)
-        self._notify(cooperative, "approved", entry.id)
+        if cooperative.applied_at is not None:  # staff approving a registry entry themselves tell nobody
+            self._notify(cooperative, "approved", entry.id)
         return cooperative
 
     def _ensure_key(self, cooperative: Cooperative):

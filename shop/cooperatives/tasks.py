@@ -28,8 +28,9 @@ def _subject(kind: str, name: str) -> str:
     return subjects[kind]
 
 
-# Sent once per business key (NotificationService), so running again is harmless: acks_late.
-@shared_task(name="nongsan.cooperatives.send_application_notice", bind=True, acks_late=True, tracked=True, **retry_policy(max_retries=8))
+# Sent once per business key (NotificationService); work lost with its worker is re-sent by the
+# outbox sweep (tracked), so the message is acknowledged on receipt.
+@shared_task(name="nongsan.cooperatives.send_application_notice", bind=True, acks_late=False, tracked=True, **retry_policy(max_retries=8))
 def send_application_notice(self, cooperative_id: int, kind: str, notice_id: int | None = None) -> bool:
     """E-mail the cooperative (or, without an address, a short text through the SMS gateway).
     Keyed by the audit entry of the decision, so a re-run sends nothing twice."""
