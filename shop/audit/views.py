@@ -9,7 +9,7 @@ import math
 from datetime import date, datetime, time, timedelta
 
 from flask import Blueprint, abort, render_template, request
-from flask_babel import gettext
+from flask_babel import gettext, lazy_gettext as _l
 from flask_login import current_user
 
 from shop.audit.services import AuditTrail, changes
@@ -19,6 +19,30 @@ from shop.i18n import LOCAL_TZ
 
 bp = Blueprint("audit", __name__)
 PER_PAGE = 50
+
+# People-facing names of the actions this package's neighbours record; others show their code.
+ACTION_LABELS = {
+    "cooperative.apply": _l("Application sent"),
+    "cooperative.approve": _l("Application approved"),
+    "cooperative.reject": _l("Application rejected"),
+    "cooperative.suspend": _l("Cooperative suspended"),
+    "cooperative.reinstate": _l("Cooperative reinstated"),
+    "key.rotate": _l("Signing key rotated"),
+    "key.revoke": _l("Signing key revoked"),
+    "batch.recall": _l("Batch recalled"),
+    "apikey.create": _l("API key created"),
+    "apikey.revoke": _l("API key revoked"),
+    "invitation.create": _l("Member invited"),
+    "invitation.revoke": _l("Invitation withdrawn"),
+    "invitation.accept": _l("Invitation accepted"),
+    "user.password_change": _l("Member's password set"),
+    "user.deactivate": _l("Member switched off"),
+    "user.activate": _l("Member switched on"),
+}
+
+
+def action_label(action: str) -> str:
+    return str(ACTION_LABELS.get(action, action))
 
 
 def _trail() -> AuditTrail:
@@ -94,7 +118,7 @@ def entries():
     return render_template(
         "audit/entries.html", rows=[(entry, changes(entry.before, entry.after)) for entry in rows], total=total,
         page=page, pages=pages, args=args, errors=errors, actions=trail.actions(), scoped=trail.scope is not None,
-        cooperatives=cooperatives, shown=_shown), 400 if errors else 200
+        cooperatives=cooperatives, shown=_shown, action_label=action_label), 400 if errors else 200
 
 
 @bp.get("/audit/export.<fmt>")

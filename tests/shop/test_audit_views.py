@@ -60,7 +60,8 @@ def test_alliance_sees_every_entry_newest_first_with_local_times_and_a_readable_
     ids = _rows(page)
     assert ids[:4] == [made[3].id, made[1].id, made[2].id, made[0].id]
     assert "01:30 02/03/2026" in page
-    assert "<del>pending</del> → <ins>approved</ins>" in page
+    assert "<del>Chờ duyệt</del> → <ins>Đã duyệt</ins>" in page  # statuses in the reader's words
+    assert "Duyệt đơn đăng ký" in page and "cooperative.approve" in page
     assert "<del>—</del> → <ins>did:web:x#abc</ins>" in page  # a field that only exists after
 
 
