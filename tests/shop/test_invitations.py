@@ -69,6 +69,13 @@ def test_invitation_stores_only_the_hash_and_queues_the_sealed_link(app, client,
     assert entry.actor_label == "chunhiem" and entry.after["recipient"] == "hoa.tran@example.vn"
 
 
+def test_the_validity_of_a_link_is_configurable(app, client, session, coop_admin):
+    app.config["INVITATION_VALID_DAYS"] = 2
+    _invite(client, "ngan.han@example.vn")
+    invitation = session.exec(select(MemberInvitation)).one()
+    assert timedelta(days=1, hours=23) < invitation.expires_at - invitation.created_at <= timedelta(days=2)
+
+
 def test_accepting_creates_a_member_of_that_cooperative_and_the_link_then_answers_410(app, client, session, coop_admin):
     cooperative, _admin = coop_admin
     _invite(client, "hoa@example.vn")
