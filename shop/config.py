@@ -43,6 +43,8 @@ DEFAULTS: dict[str, Any] = {
     "ALLIANCE_NAME": "Liên minh Hợp tác xã thành phố Cần Thơ",
     "ALLIANCE_PROVINCE_CODE": 92,
     "LOGIN_RATE_LIMIT": "10 per minute;30 per hour",
+    "APPLICATION_RATE_LIMIT": "10 per hour",  # public cooperative applications, per address
+    "INVITATION_VALID_DAYS": 7,
     "REPORT_RATE_LIMIT": "5 per hour",
     "SCAN_COUNTER": "auto",
     "SCAN_BUFFER_SECONDS": 10,

@@ -22,6 +22,7 @@ STATUS_LABELS = {
     "out_for_delivery": _l("Out for delivery"),
     "returning": _l("Returning"),
     # cooperatives
+    "registered": _l("On the registry"),
     "pending": _l("Pending approval"),
     "approved": _l("Approved"),
     "rejected": _l("Rejected"),

@@ -108,7 +108,8 @@ def seed_demo(session: Session, instance_path: Path) -> dict[str, str]:
         password = _password() + "-htx"
         logins[entry["login"]] = password
         accounts.create_user(username=entry["login"], password=password, display_name=cooperative.name,
-                             role=Role.MEMBER, cooperative_id=cooperative.id, email=cooperative.email)
+                             role=Role.MEMBER, cooperative_id=cooperative.id, email=cooperative.email,
+                             is_coop_admin=True)
         catalog = CatalogService(session, cooperative.id, alliance_gs1_prefix=config["GS1_COMPANY_PREFIX"],
                                  credentials=CredentialService(session, keys))
         for product_data, batches in entry["products"]:

@@ -330,7 +330,10 @@ class CooperativeService:
         return next((f"{bank.short_name} ({bank.bin})" for bank in BANK_BINS.values() if bank.bin == bank_bin), bank_bin)
 
     def all(self) -> list[Cooperative]:
-        return list(self.session.exec(select(Cooperative).order_by(Cooperative.name)))
+        """Cooperatives on the platform (applied, whatever the outcome). Entries that are only on
+        the alliance's registry, which can run to thousands, are listed by the registry pages."""
+        return list(self.session.exec(select(Cooperative).where(Cooperative.status != CooperativeStatus.REGISTERED)
+                                      .order_by(Cooperative.name)))
 
 
 def _landline(raw: str) -> str | None:

@@ -212,3 +212,14 @@ def test_registry_pages_are_for_the_alliance_only(app, factory, session, admin):
         assert app.test_client().get(path).status_code == 302, path
     assert admin.get("/alliance/registry/999999").status_code == 404
     assert "/alliance/registry/" in admin.get("/alliance/").get_data(as_text=True)  # the console's nav line
+
+
+def test_registry_only_entries_stay_off_the_platform_list(admin, factory, session):
+    """The console's cooperative list is for those that applied; the registry pages hold the rest."""
+    applied = factory.cooperative(name="HTX Đã Đăng Ký Bán")
+    session.commit()
+    assert _post(admin, "/alliance/registry/new", _form(name="Tổ hợp tác Chỉ Có Trong Sổ")).status_code == 303
+    home = admin.get("/alliance/").get_data(as_text=True)
+    assert applied.name in home
+    assert "Tổ hợp tác Chỉ Có Trong Sổ" not in home
+    assert "Tổ hợp tác Chỉ Có Trong Sổ" in admin.get("/alliance/registry/").get_data(as_text=True)
