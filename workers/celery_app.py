@@ -77,6 +77,13 @@ def create_celery(app: Flask) -> Celery:
             return super().retry(args=args, kwargs=kwargs, exc=exc, throw=throw, eta=eta, countdown=countdown,
                                  max_retries=max_retries, **options)
 
+        def before_start(self, task_id, args, kwargs):
+            if self.tracked:
+                from workers import deadletters
+
+                with app.app_context():
+                    deadletters.task_starting(task_id)
+
         def on_success(self, retval, task_id, args, kwargs):
             if self.tracked:
                 from workers import deadletters

@@ -19,7 +19,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, update
+from sqlalchemy import and_, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
 
@@ -178,6 +178,15 @@ def _own_session(*, relaxed: bool = False):
     return session
 
 
+def task_starting(task_id: str) -> None:
+    session = _own_session(relaxed=True)
+    try:
+        session.exec(update(OutboxMessage).where(OutboxMessage.id == task_id).values(started_at=utcnow()))
+        session.commit()
+    finally:
+        session.close()
+
+
 def task_succeeded(task, task_id: str, args, kwargs) -> None:
     session = _own_session(relaxed=True)
     try:
@@ -216,20 +225,28 @@ def task_failed(task, task_id: str, args, kwargs, error: BaseException, attempts
 
 
 def resend_stalled(tracked_names: list[str], lease: timedelta, limit: int = 200) -> int:
-    """Send again outbox work that was sent but never finished (its worker died with it), or
-    dead-letter it when that already happened MAX_STALLED_SENDS times. Returns the number re-sent."""
+    """Send again outbox work whose worker died with it, or dead-letter it when that already
+    happened MAX_STALLED_SENDS times (a message that kills its worker). Returns the number re-sent.
+
+    Stalled: started (or last sent) longer than `lease` ago, not done and no retry due since. Work
+    sent but never started is only suspected after a much longer wait, since it may simply be
+    queued behind a backlog; it is lost only when the broker lost it (Redis restarted without
+    persistence, or the embedded broker's worker died with it reserved)."""
     from workers import outbox
 
     if not tracked_names:
         return 0
-    cutoff = utcnow() - lease
+    now = utcnow()
+    cutoff, never_started_cutoff = now - lease, now - max(4 * lease, timedelta(hours=1))
     session = _own_session()
     try:
         query = (
             select(OutboxMessage)
             .where(OutboxMessage.task_name.in_(tracked_names), OutboxMessage.done_at.is_(None),  # type: ignore[attr-defined,union-attr]
-                   OutboxMessage.sent_at.is_not(None), OutboxMessage.sent_at < cutoff,  # type: ignore[union-attr,operator]
-                   or_(OutboxMessage.next_run_at.is_(None), OutboxMessage.next_run_at < cutoff))  # type: ignore[union-attr,operator]
+                   OutboxMessage.sent_at.is_not(None),  # type: ignore[union-attr]
+                   or_(and_(OutboxMessage.started_at < cutoff, OutboxMessage.sent_at < cutoff,  # type: ignore[operator]
+                            or_(OutboxMessage.next_run_at.is_(None), OutboxMessage.next_run_at < cutoff)),  # type: ignore[union-attr,operator]
+                       and_(OutboxMessage.started_at.is_(None), OutboxMessage.sent_at < never_started_cutoff)))  # type: ignore[union-attr,operator]
             .order_by(OutboxMessage.sent_at)
             .limit(limit)
         )

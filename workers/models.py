@@ -19,8 +19,10 @@ class OutboxMessage(SQLModel, table=True):
     send_attempts: int = Field(default=0)
     last_error: str | None = Field(default=None, max_length=500)
     # Sent is not done: a worker killed with the message in hand may take it along (the embedded
-    # broker never gives it back). The task marks its row done when it finishes, either way, and a
-    # retry says when it is due again; the sweep re-sends a row that is neither done nor due.
+    # broker never gives it back). The task notes when it starts and when it is done (either way),
+    # and a retry says when it is due again; the sweep re-sends work that started long ago and is
+    # neither done nor due (see workers.deadletters.resend_stalled).
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     next_run_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 

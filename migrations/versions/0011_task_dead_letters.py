@@ -39,6 +39,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_task_failure_task_name'), ['task_name'], unique=False)
 
     with op.batch_alter_table('outboxmessage', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('started_at', shop.timeutil.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('done_at', shop.timeutil.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('next_run_at', shop.timeutil.UTCDateTime(timezone=True), nullable=True))
 
@@ -47,6 +48,7 @@ def downgrade() -> None:
     with op.batch_alter_table('outboxmessage', schema=None) as batch_op:
         batch_op.drop_column('next_run_at')
         batch_op.drop_column('done_at')
+        batch_op.drop_column('started_at')
 
     with op.batch_alter_table('task_failure', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_task_failure_task_name'))

@@ -123,31 +123,38 @@ def test_retrying_needs_the_permission_and_a_csrf_token(app, client, factory, se
     assert not session.exec(select(OutboxMessage).where(OutboxMessage.task_name == PREPARE)).all()
 
 
-def test_sent_work_that_never_finished_is_sent_again_then_dead_lettered(app, session):
-    long_ago = utcnow() - timedelta(hours=2)
+def test_work_whose_worker_died_is_sent_again_then_dead_lettered(app, session):
+    now = utcnow()
+    long_ago, a_while_ago = now - timedelta(hours=2), now - timedelta(minutes=30)
+
+    def message(n: int, **fields) -> OutboxMessage:
+        values = dict(task_name=PREPARE, kwargs={"order_id": n}, created_at=long_ago, sent_at=long_ago,
+                      started_at=long_ago, send_attempts=1)
+        values.update(fields)
+        return OutboxMessage(id=f"a0000000-0000-0000-0000-{n:012d}", **values)
+
     rows = {
-        "stalled": OutboxMessage(id="a0000000-0000-0000-0000-000000000001", task_name=PREPARE, kwargs={"order_id": 1},
-                                 created_at=long_ago, sent_at=long_ago, send_attempts=1),
-        "done": OutboxMessage(id="a0000000-0000-0000-0000-000000000002", task_name=PREPARE, kwargs={"order_id": 2},
-                              created_at=long_ago, sent_at=long_ago, send_attempts=1, done_at=long_ago),
-        "waiting_to_retry": OutboxMessage(id="a0000000-0000-0000-0000-000000000003", task_name=PREPARE,
-                                          kwargs={"order_id": 3}, created_at=long_ago, sent_at=long_ago,
-                                          send_attempts=1, next_run_at=utcnow() + timedelta(minutes=20)),
-        "untracked": OutboxMessage(id="a0000000-0000-0000-0000-000000000004", task_name="nongsan.outbox.sweep",
-                                   created_at=long_ago, sent_at=long_ago, send_attempts=1),
-        "hopeless": OutboxMessage(id="a0000000-0000-0000-0000-000000000005", task_name=PREPARE, kwargs={"order_id": 5},
-                                  created_at=long_ago, sent_at=long_ago, send_attempts=deadletters.MAX_STALLED_SENDS),
+        "started_and_lost": message(1),
+        "done": message(2, done_at=long_ago),
+        "waiting_to_retry": message(3, next_run_at=now + timedelta(minutes=20)),
+        "untracked": message(4, task_name="nongsan.outbox.sweep"),
+        "kills_every_worker": message(5, send_attempts=deadletters.MAX_STALLED_SENDS),
+        "queued_behind_a_backlog": message(6, started_at=None, sent_at=a_while_ago),
+        "lost_by_the_broker": message(7, started_at=None),
+        "sent_again_recently": message(8, sent_at=now - timedelta(minutes=1), send_attempts=2),
     }
     session.add_all(rows.values())
     session.commit()
     with app.app_context():
-        assert deadletters.resend_stalled([PREPARE], timedelta(minutes=10)) == 1
+        assert deadletters.resend_stalled([PREPARE], timedelta(minutes=10)) == 2
     for row in rows.values():
         session.refresh(row)
-    assert rows["stalled"].send_attempts == 2 and rows["stalled"].sent_at > long_ago
-    assert all(rows[name].send_attempts == 1 and rows[name].sent_at == long_ago
-               for name in ("done", "waiting_to_retry", "untracked"))
-    assert rows["hopeless"].done_at is not None
+    for name in ("started_and_lost", "lost_by_the_broker"):
+        assert rows[name].send_attempts == 2 and rows[name].sent_at > long_ago, name
+    for name in ("done", "waiting_to_retry", "untracked", "queued_behind_a_backlog", "sent_again_recently"):
+        assert rows[name].done_at == (long_ago if name == "done" else None), name
+        assert rows[name].send_attempts == (2 if name == "sent_again_recently" else 1), name
+    assert rows["kills_every_worker"].done_at is not None
     failure = session.exec(select(TaskFailure).where(TaskFailure.task_name == PREPARE)).one()
     assert failure.kwargs == {"order_id": 5} and "worker lost" in failure.last_error
 
