@@ -44,6 +44,10 @@ class Quote:
     carrier: str = "tariff"
     cached: bool = False
 
+    def as_dict(self) -> dict:
+        # Every field is a plain value: a shallow copy is enough (dataclasses.asdict deep-copies).
+        return dict(vars(self))
+
 
 @dataclass(frozen=True)
 class ShipmentRequest:

@@ -72,7 +72,7 @@ class QuoteService:
             return tariff
 
     def quote(self, parcel: Parcel) -> Quote:
-        from dataclasses import asdict, replace
+        from dataclasses import replace
 
         from flask import current_app
 
@@ -97,7 +97,7 @@ class QuoteService:
             hit = cache.get(band_of(parcel, tariff).key(adapter, tariff))
         actual_weight = chargeable_weight_g(parcel, tariff.rates.volumetric_divisor)
         if hit is not None:
-            return replace(Quote(**hit), chargeable_weight_g=actual_weight, cached=True)
+            return Quote(**{**hit, "chargeable_weight_g": actual_weight, "cached": True})
         try:
             region_of(parcel.from_province_code, tariff.rates.regions)
             region_of(parcel.to_province_code, tariff.rates.regions)
@@ -113,7 +113,7 @@ class QuoteService:
         if quote.source == "tariff_fallback":
             ttl = min(ttl, FALLBACK_TTL_SECONDS)
         if ttl > 0:
-            cache.put(band.key(adapter, tariff), asdict(quote), ttl)
+            cache.put(band.key(adapter, tariff), quote.as_dict(), ttl)
         return replace(quote, chargeable_weight_g=actual_weight)
 
 

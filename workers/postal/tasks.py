@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 from celery import shared_task
 
 from workers.celery_app import retry_policy
@@ -18,7 +16,7 @@ def quote_parcel(from_province: int, to_province: int, to_ward: int, weight_g: i
     # No session of its own: a quote usually needs no database at all (see workers.postal.quotes),
     # and QuoteService opens a short one when it must read the version in force.
     parcel = Parcel(from_province, to_province, to_ward, weight_g, cod_amount_vnd, length_cm, width_cm, height_cm)
-    return asdict(QuoteService().quote(parcel))
+    return QuoteService().quote(parcel).as_dict()
 
 
 # The webhook-id is stable and the delivery row knows when it is done: idempotent, so acks_late.
