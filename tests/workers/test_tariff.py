@@ -3,6 +3,8 @@
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 from sqlmodel import select
 
@@ -12,7 +14,16 @@ from shop.errors import Conflict, ServiceError
 from tests.factories import csrf_token, login
 from workers.postal.models import TariffVersion
 from workers.postal.schemas import Parcel, TariffRates
-from workers.postal.tariff import DEFAULT_TARIFF, TariffAdapter, TariffBook, default_tariff, form_values, rates_from_form
+from workers.postal.tariff import (
+    DEFAULT_TARIFF,
+    TariffAdapter,
+    TariffBook,
+    default_tariff,
+    form_values,
+    parse_percent,
+    parse_vnd,
+    rates_from_form,
+)
 
 CAN_THO_WARD = 31684
 PHU_QUOC = 31078  # island special zone: remote in version 1
@@ -212,3 +223,37 @@ def test_calculator_names_the_fields_it_cannot_use(admin):
     body = response.get_data(as_text=True)
     for field in ("from_province", "to_ward", "weight_g", "cod_amount_vnd"):
         assert f'data-field="{field}"' in body
+
+
+def test_calculator_asks_for_what_is_missing(admin):
+    response = admin.get("/alliance/tariff/calculator", query_string={"from_province": "", "to_province": "79",
+                                                                       "weight_g": "", "version": "9"})
+    assert response.status_code == 400
+    body = response.get_data(as_text=True)
+    for field in ("from_province", "weight_g", "version"):
+        assert f'data-field="{field}"' in body
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(min_value=0, max_value=100_000_000), st.sampled_from([".", " ", ","]))
+def test_amounts_read_back_with_or_without_thousands_separators(amount, separator):
+    grouped = f"{amount:,}".replace(",", separator)
+    assert parse_vnd(str(amount)) == amount
+    assert parse_vnd(grouped) == amount
+    assert parse_vnd(f"{grouped} ₫") == amount
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=20))
+def test_any_typed_text_is_an_amount_a_percentage_or_refused(text):
+    amount, percent = parse_vnd(text), parse_percent(text)
+    assert amount is None or (isinstance(amount, int) and amount >= 0)
+    assert percent is None or Decimal(0) <= percent <= Decimal(100)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.decimals(min_value=0, max_value=100, places=2, allow_nan=False, allow_infinity=False))
+def test_percentages_with_a_comma_or_a_point(value):
+    text = format(value, "f")
+    assert parse_percent(text) == value
+    assert parse_percent(text.replace(".", ",") + " %") == value

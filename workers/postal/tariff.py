@@ -193,6 +193,25 @@ class TariffBook:
             raise NotFound(gettext("There is no tariff version %(version)s.", version=version), field="version")
         return row
 
+    def preview(self, values: Mapping[str, str]) -> tuple[Quote | None, dict[str, str]]:
+        """The calculator: the quote a version's table (the one in force unless `version` names
+        another) gives for the typed parcel, or the problems by field."""
+        numbers, errors = _calculator_numbers(values)
+        row = None
+        if "version" not in errors:
+            try:
+                row = self.get(numbers["version"]) if numbers["version"] else self.history()[0]
+            except ServiceError as error:
+                errors["version"] = error.message
+        if errors:
+            return None, errors
+        parcel = Parcel(numbers["from_province"], numbers["to_province"], numbers["to_ward"], numbers["weight_g"],
+                        numbers["cod_amount_vnd"], numbers["length_cm"], numbers["width_cm"], numbers["height_cm"])
+        try:
+            return TariffAdapter(ActiveTariff.from_row(row)).quote(parcel), {}
+        except ValueError:
+            return None, {"to_province": gettext("The tariff has no price for this province.")}
+
     def publish(self, rates: TariffRates, note: str, based_on: int) -> TariffVersion:
         """Put a new version in force. `based_on` is the version the editor started from: when
         somebody else published meanwhile, their change is not silently overwritten."""
@@ -336,3 +355,38 @@ def form_values(rates: TariffRates) -> dict[str, str]:
 
 def _plain_percent(value: Decimal) -> str:
     return format(value.normalize(), "f")
+
+
+CALCULATOR_FIELDS = ("from_province", "to_province", "to_ward", "weight_g", "length_cm", "width_cm", "height_cm",
+                     "cod_amount_vnd")
+
+
+def _calculator_numbers(values: Mapping[str, str]) -> tuple[dict[str, int], dict[str, str]]:
+    from shop import address
+
+    numbers: dict[str, int] = {}
+    errors: dict[str, str] = {}
+    required = {"from_province", "to_province", "weight_g"}
+    for name in (*CALCULATOR_FIELDS, "version"):
+        raw = (values.get(name) or "").strip()
+        if raw == "" and name not in required:
+            numbers[name] = 0
+        elif raw.isdigit() and len(raw) <= 10:
+            numbers[name] = int(raw)
+        elif raw == "" and name.endswith("province"):
+            errors[name] = gettext("Choose a province.")
+        else:
+            errors[name] = gettext("Enter a whole number (0 or more).")
+    known = dict(address.provinces())
+    for name in ("from_province", "to_province"):
+        if name in numbers and numbers[name] not in known:
+            errors[name] = gettext("Choose a province.")
+    if numbers.get("to_ward") and numbers.get("to_province") in known and not address.is_valid(numbers["to_province"], numbers["to_ward"]):
+        errors["to_ward"] = gettext("Choose a commune or ward of the selected province.")
+    if "weight_g" in numbers and not 1 <= numbers["weight_g"] <= 10_000_000:
+        errors["weight_g"] = gettext("The weight must be at least 1 g.")
+    for name in ("length_cm", "width_cm", "height_cm"):
+        if numbers.get(name, 0) > 1000:
+            errors[name] = gettext("At most 1000 cm.")
+    return numbers, errors
+

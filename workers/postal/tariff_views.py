@@ -11,8 +11,8 @@ from shop import address
 from shop.accounts.permissions import requires
 from shop.db import get_session
 from shop.errors import ServiceError
-from workers.postal.schemas import Parcel, Zone
-from workers.postal.tariff import ActiveTariff, TariffAdapter, TariffBook, form_values, rates_from_form
+from workers.postal.schemas import Zone
+from workers.postal.tariff import CALCULATOR_FIELDS, ActiveTariff, TariffBook, form_values, rates_from_form
 
 bp = Blueprint("tariff", __name__, url_prefix="/alliance/tariff")
 
@@ -58,71 +58,17 @@ def edit():
                            zones=list(Zone)), 400 if errors else 200
 
 
-CALCULATOR_FIELDS = ("from_province", "to_province", "to_ward", "weight_g", "length_cm", "width_cm", "height_cm",
-                     "cod_amount_vnd")
-
-
 @bp.get("/calculator")
 @requires("alliance:tariff:read")
 def calculator():
     book = TariffBook(get_session())
     history = book.history()
     values = {name: request.args.get(name, "").strip() for name in (*CALCULATOR_FIELDS, "version")}
-    errors: dict[str, str] = {}
-    quote = row = None
-    if request.args:
-        numbers = _whole_numbers(values, errors)
-        try:
-            row = book.get(numbers["version"]) if numbers.get("version") else history[0]
-        except ServiceError as error:
-            errors["version"] = error.message
-        errors.update(_check(numbers))
-        if not errors:
-            quote, errors = _preview(row, numbers)
-    return render_template("postal/tariff_calculator.html", values=values, errors=errors, quote=quote, row=row,
-                           history=history, provinces=address.provinces(),
+    quote, errors = book.preview(values) if request.args else (None, {})
+    return render_template("postal/tariff_calculator.html", values=values, errors=errors, quote=quote, history=history,
+                           provinces=address.provinces(),
                            wards=address.wards(int(values["to_province"])) if values["to_province"].isdigit() else []), \
         400 if errors else 200
-
-
-def _whole_numbers(values: dict[str, str], errors: dict[str, str]) -> dict[str, int]:
-    numbers: dict[str, int] = {}
-    optional = {"to_ward", "length_cm", "width_cm", "height_cm", "cod_amount_vnd", "version"}
-    for name, raw in values.items():
-        if raw == "" and name in optional:
-            numbers[name] = 0
-        elif raw.isdigit() and len(raw) <= 10:
-            numbers[name] = int(raw)
-        else:
-            errors[name] = gettext("Enter a whole number (0 or more).")
-    return numbers
-
-
-def _check(numbers: dict[str, int]) -> dict[str, str]:
-    """Problems with the calculator's inputs that parsed as numbers, by field."""
-    errors: dict[str, str] = {}
-    known = dict(address.provinces())
-    for name in ("from_province", "to_province"):
-        if name in numbers and numbers[name] not in known:
-            errors[name] = gettext("Choose a province.")
-    if numbers.get("to_ward") and numbers.get("to_province") in known and not address.is_valid(numbers["to_province"], numbers["to_ward"]):
-        errors["to_ward"] = gettext("Choose a commune or ward of the selected province.")
-    if "weight_g" in numbers and not 1 <= numbers["weight_g"] <= 10_000_000:
-        errors["weight_g"] = gettext("The weight must be at least 1 g.")
-    for name in ("length_cm", "width_cm", "height_cm"):
-        if numbers.get(name, 0) > 1000:
-            errors[name] = gettext("At most 1000 cm.")
-    return errors
-
-
-def _preview(row, numbers: dict[str, int]):
-    """The quote the version's table gives for these inputs."""
-    parcel = Parcel(numbers["from_province"], numbers["to_province"], numbers["to_ward"], numbers["weight_g"],
-                    numbers["cod_amount_vnd"], numbers["length_cm"], numbers["width_cm"], numbers["height_cm"])
-    try:
-        return TariffAdapter(ActiveTariff.from_row(row)).quote(parcel), {}
-    except ValueError:
-        return None, {"to_province": gettext("The tariff has no price for this province.")}
 
 
 @bp.context_processor
