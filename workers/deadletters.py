@@ -165,46 +165,49 @@ class DeadLetters:
 
 # -- called by the Celery base task, in the worker ------------------------------------------------
 
-def _own_session(*, relaxed: bool = False):
-    """A session of its own. `relaxed`: bookkeeping whose loss in a database crash costs at most
-    one harmless re-send, so on PostgreSQL its commit does not wait for the WAL flush."""
-    from sqlalchemy import text
-
+def _own_session():
     from shop.db import db
 
-    session = db.new_session()
-    if relaxed and session.get_bind().dialect.name == "postgresql":
-        session.exec(text("SET LOCAL synchronous_commit = off"))
-    return session
+    return db.new_session()
+
+
+def _bookkeeping(what: str, task_id: str, write) -> None:
+    """Best effort: a task must not fail because its bookkeeping could not be written (the
+    database may be the very thing its retries wait for). Without the mark, the sweep merely sends
+    the work once more later, and the task is idempotent. Losing such a mark in a database crash
+    costs no more, so on PostgreSQL its commit does not wait for the WAL flush."""
+    from sqlalchemy import text
+
+    session = _own_session()
+    try:
+        if session.get_bind().dialect.name == "postgresql":
+            session.exec(text("SET LOCAL synchronous_commit = off"))
+        write(session)
+        session.commit()
+    except Exception:  # noqa: BLE001
+        session.rollback()
+        log.warning("could not record that task %s %s", task_id, what, exc_info=True)
+    finally:
+        session.close()
 
 
 def task_starting(task_id: str) -> None:
-    session = _own_session(relaxed=True)
-    try:
-        session.exec(update(OutboxMessage).where(OutboxMessage.id == task_id).values(started_at=utcnow()))
-        session.commit()
-    finally:
-        session.close()
+    _bookkeeping("started", task_id, lambda session: session.exec(
+        update(OutboxMessage).where(OutboxMessage.id == task_id).values(started_at=utcnow())))
 
 
 def task_succeeded(task, task_id: str, args, kwargs) -> None:
-    session = _own_session(relaxed=True)
-    try:
+    def write(session) -> None:
         session.exec(update(OutboxMessage).where(OutboxMessage.id == task_id, OutboxMessage.done_at.is_(None))  # type: ignore[union-attr]
                      .values(done_at=utcnow()))
         TaskFailures(session).resolve_work(task.name, named_arguments(task, args, kwargs))
-        session.commit()
-    finally:
-        session.close()
+
+    _bookkeeping("succeeded", task_id, write)
 
 
 def task_retrying(task_id: str, due: datetime) -> None:
-    session = _own_session(relaxed=True)
-    try:
-        session.exec(update(OutboxMessage).where(OutboxMessage.id == task_id).values(next_run_at=due))
-        session.commit()
-    finally:
-        session.close()
+    _bookkeeping("will retry", task_id, lambda session: session.exec(
+        update(OutboxMessage).where(OutboxMessage.id == task_id).values(next_run_at=due)))
 
 
 def task_failed(task, task_id: str, args, kwargs, error: BaseException, attempts: int) -> None:
