@@ -227,9 +227,11 @@ def task_failed(task, task_id: str, args, kwargs, error: BaseException, attempts
         session.close()
 
 
-def resend_stalled(tracked_names: list[str], lease: timedelta, limit: int = 200) -> int:
+def resend_stalled(tracked: dict[str, bool], lease: timedelta, limit: int = 200) -> int:
     """Send again outbox work whose worker died with it, or dead-letter it when that already
-    happened MAX_STALLED_SENDS times (a message that kills its worker). Returns the number re-sent.
+    happened MAX_STALLED_SENDS times (a message that kills its worker). `tracked` maps each task
+    name to whether it is idempotent (acks_late): work that is not may have been half done, so it
+    goes to the dead letters for a person instead of running again. Returns the number re-sent.
 
     Stalled: started (or last sent) longer than `lease` ago, not done and no retry due since. Work
     sent but never started is only suspected after a much longer wait, since it may simply be
@@ -237,7 +239,7 @@ def resend_stalled(tracked_names: list[str], lease: timedelta, limit: int = 200)
     persistence, or the embedded broker's worker died with it reserved)."""
     from workers import outbox
 
-    if not tracked_names:
+    if not tracked:
         return 0
     now = utcnow()
     cutoff, never_started_cutoff = now - lease, now - max(4 * lease, timedelta(hours=1))
@@ -245,7 +247,7 @@ def resend_stalled(tracked_names: list[str], lease: timedelta, limit: int = 200)
     try:
         query = (
             select(OutboxMessage)
-            .where(OutboxMessage.task_name.in_(tracked_names), OutboxMessage.done_at.is_(None),  # type: ignore[attr-defined,union-attr]
+            .where(OutboxMessage.task_name.in_(list(tracked)), OutboxMessage.done_at.is_(None),  # type: ignore[attr-defined,union-attr]
                    OutboxMessage.sent_at.is_not(None),  # type: ignore[union-attr]
                    or_(and_(OutboxMessage.started_at < cutoff, OutboxMessage.sent_at < cutoff,  # type: ignore[operator]
                             or_(OutboxMessage.next_run_at.is_(None), OutboxMessage.next_run_at < cutoff)),  # type: ignore[union-attr,operator]
@@ -257,7 +259,11 @@ def resend_stalled(tracked_names: list[str], lease: timedelta, limit: int = 200)
         again: list[tuple[str, str, dict]] = []
         failures = TaskFailures(session)
         for message in stalled:
-            if message.send_attempts >= MAX_STALLED_SENDS:
+            if not tracked[message.task_name] and message.started_at is not None:
+                failures.record(message.task_name, message.id, dict(message.kwargs),
+                                "started but never finished (worker lost or time limit); not idempotent, so not re-sent")
+                message.done_at = utcnow()
+            elif message.send_attempts >= MAX_STALLED_SENDS:
                 failures.record(message.task_name, message.id, dict(message.kwargs),
                                 f"did not finish after {message.send_attempts} sends (worker lost or time limit)")
                 message.done_at = utcnow()

@@ -13,7 +13,8 @@ def sweep_outbox() -> int:
     from workers import deadletters
 
     sent = outbox.sweep()
-    tracked = [name for name, task in current_celery.tasks.items() if getattr(task, "tracked", False)]
+    # Tracked tasks, and whether each may simply run again (acks_late: idempotent).
+    tracked = {name: bool(task.acks_late) for name, task in current_celery.tasks.items() if getattr(task, "tracked", False)}
     return sent + deadletters.resend_stalled(tracked, current_app.extensions["nongsan.outbox_lease"])
 
 

@@ -142,21 +142,25 @@ def test_work_whose_worker_died_is_sent_again_then_dead_lettered(app, session):
         "queued_behind_a_backlog": message(6, started_at=None, sent_at=a_while_ago),
         "lost_by_the_broker": message(7, started_at=None),
         "sent_again_recently": message(8, sent_at=now - timedelta(minutes=1), send_attempts=2),
+        "not_idempotent": message(9, task_name="nongsan.accounts.send_invitation"),
+        "not_idempotent_never_started": message(10, task_name="nongsan.accounts.send_invitation", started_at=None),
     }
     session.add_all(rows.values())
     session.commit()
     with app.app_context():
-        assert deadletters.resend_stalled([PREPARE], timedelta(minutes=10)) == 2
+        assert deadletters.resend_stalled({PREPARE: True, "nongsan.accounts.send_invitation": False}, timedelta(minutes=10)) == 3
     for row in rows.values():
         session.refresh(row)
-    for name in ("started_and_lost", "lost_by_the_broker"):
+    for name in ("started_and_lost", "lost_by_the_broker", "not_idempotent_never_started"):
         assert rows[name].send_attempts == 2 and rows[name].sent_at > long_ago, name
     for name in ("done", "waiting_to_retry", "untracked", "queued_behind_a_backlog", "sent_again_recently"):
         assert rows[name].done_at == (long_ago if name == "done" else None), name
         assert rows[name].send_attempts == (2 if name == "sent_again_recently" else 1), name
-    assert rows["kills_every_worker"].done_at is not None
+    assert rows["kills_every_worker"].done_at is not None and rows["not_idempotent"].done_at is not None
     failure = session.exec(select(TaskFailure).where(TaskFailure.task_name == PREPARE)).one()
     assert failure.kwargs == {"order_id": 5} and "worker lost" in failure.last_error
+    half_done = session.exec(select(TaskFailure).where(TaskFailure.task_name == "nongsan.accounts.send_invitation")).one()
+    assert half_done.kwargs == {"order_id": 9} and "not idempotent" in half_done.last_error
 
 
 IDEMPOTENT = {
@@ -164,18 +168,24 @@ IDEMPOTENT = {
     "nongsan.orders.send_buyer_update", "nongsan.catalog.send_problem_report", "nongsan.catalog.render_labels",
     "nongsan.postal.deliver_webhook", "nongsan.postal.quote",
 }
+PERIODIC = {
+    "nongsan.outbox.sweep", "nongsan.trace.publish_checkpoint", "nongsan.trace.audit_log", "nongsan.trace.flush_scans",
+    "nongsan.shop.release_reservations",
+}
 
 
-def test_every_task_has_bounded_retries_limits_below_the_visibility_timeout_and_late_acks_only_if_idempotent(app):
+def test_every_task_has_bounded_retries_limits_below_the_visibility_timeout_and_says_whether_it_acks_late(app):
     celery = app.extensions["celery"]
     visibility = celery.conf.broker_transport_options.get("visibility_timeout", 3600)
     ours = {name: task for name, task in celery.tasks.items() if name.startswith("nongsan.")}
-    assert IDEMPOTENT <= set(ours)
+    assert IDEMPOTENT | PERIODIC <= set(ours)
     for name, task in ours.items():
         assert task.max_retries is not None, name
         assert (task.time_limit or celery.conf.task_time_limit) < visibility, name
         assert (task.soft_time_limit or celery.conf.task_soft_time_limit) < (task.time_limit or celery.conf.task_time_limit), name
-        late = task.acks_late if task.acks_late is not None else celery.conf.task_acks_late
-        assert late == (name in IDEMPOTENT), name
+        # acks_late means "safe to run twice": each task states it, none inherits it by accident.
+        assert "acks_late" in type(task).__dict__, name
         if getattr(task, "autoretry_for", ()):
             assert task.retry_jitter and task.retry_backoff_max <= visibility / 2, name
+    assert all(ours[name].acks_late for name in IDEMPOTENT)
+    assert not any(ours[name].acks_late for name in PERIODIC)  # beat runs them again anyway
