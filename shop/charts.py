@@ -30,29 +30,31 @@ def bar_chart(series: list[tuple[str, int]], *, width: int = 600, height: int = 
 
 def _svg_open(width: int, height: int, title: str, description: str, chart_id: str) -> list[str]:
     # role=img with aria-labelledby: screen readers announce the title and the summary, not the shapes.
-    return [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" class="chart" '
-            f'id="{escape(chart_id)}" aria-labelledby="{escape(chart_id)}-title {escape(chart_id)}-desc">'
-            f'<title id="{escape(chart_id)}-title">{escape(title)}</title>'
-            f'<desc id="{escape(chart_id)}-desc">{escape(description)}</desc>'
-            f'<text class="chart-title" x="8" y="18" font-size="14" font-weight="600" fill="#223">{escape(title)}</text>']
+    return [(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" class="chart" '
+             f'id="{escape(chart_id)}" aria-labelledby="{escape(chart_id)}-title {escape(chart_id)}-desc">'
+             f'<title id="{escape(chart_id)}-title">{escape(title)}</title>'
+             f'<desc id="{escape(chart_id)}-desc">{escape(description)}</desc>'
+             f'<text class="chart-title" x="8" y="18" font-size="14" font-weight="600" fill="#223">{escape(title)}</text>')]
 
 
-def _summary(series, format_value, empty_text: str) -> str:
+def _summary(series, format_value, empty_text: str, highest_text: str) -> str:
+    """What a screen reader says after the title: the highest bar, or that there is nothing."""
     if not series or not any(value for _label, value in series):
         return empty_text
     label, value = max(series, key=lambda item: item[1])
-    return f"{len(series)} · max {label}: {format_value(value)}"
+    return highest_text.format(label=label, value=format_value(value))
 
 
 def column_chart(series: list[tuple[str, int | float]], *, title: str, chart_id: str, format_value=str,
-                 empty_text: str = "—", width: int = 640, height: int = 240) -> Markup:
+                 empty_text: str = "—", highest_text: str = "max {label}: {value}", width: int = 640,
+                 height: int = 240) -> Markup:
     """Vertical bars over a sequence (months), with a titled, described SVG, three labelled grid
     lines and each bar's value in its tooltip. Values are formatted by the caller, for its language."""
     top_margin, bottom_margin, left_margin, right_margin = 34, 26, 70, 8
     plot_height = height - top_margin - bottom_margin
     plot_width = width - left_margin - right_margin
     top = max((value for _label, value in series), default=0) or 1
-    parts = _svg_open(width, height, title, _summary(series, format_value, empty_text), chart_id)
+    parts = _svg_open(width, height, title, _summary(series, format_value, empty_text, highest_text), chart_id)
     for fraction in (0, 0.5, 1):
         y = round(top_margin + plot_height * (1 - fraction), 1)
         parts.append(f'<line x1="{left_margin}" y1="{y}" x2="{width - right_margin}" y2="{y}" stroke="#e3e6dc"/>'
@@ -77,13 +79,14 @@ def column_chart(series: list[tuple[str, int | float]], *, title: str, chart_id:
 
 
 def horizontal_bar_chart(series: list[tuple[str, int | float]], *, title: str, chart_id: str, format_value=str,
-                         empty_text: str = "—", width: int = 640, row_height: int = 22) -> Markup:
+                         empty_text: str = "—", highest_text: str = "max {label}: {value}", width: int = 640,
+                         row_height: int = 22) -> Markup:
     """One labelled bar per row (cooperatives, categories, statuses), its value written after it."""
     top_margin, label_width, value_width = 30, 210, 110
     height = top_margin + max(1, len(series)) * row_height + 8
     plot_width = width - label_width - value_width
     top = max((value for _label, value in series), default=0) or 1
-    parts = _svg_open(width, height, title, _summary(series, format_value, empty_text), chart_id)
+    parts = _svg_open(width, height, title, _summary(series, format_value, empty_text, highest_text), chart_id)
     if not series:
         parts.append(f'<text x="8" y="{top_margin + 14}" font-size="12" fill="#556">{escape(empty_text)}</text>')
     for index, (label, value) in enumerate(series):

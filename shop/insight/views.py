@@ -212,27 +212,33 @@ def _charts(tables: dict[str, Table]) -> dict:
         return format_vnd(int(value))
 
     nothing = gettext("No data in this period.")
+    highest = gettext("Highest: %(label)s, %(value)s.", label="{label}", value="{value}")
     monthly = tables["monthly"].rows
+
+    def column(series, title, chart_id, format_value):
+        return charts.column_chart(series, title=title, chart_id=chart_id, format_value=format_value,
+                                   empty_text=nothing, highest_text=highest)
+
+    def bars(series, title, chart_id, format_value):
+        return charts.horizontal_bar_chart(series, title=title, chart_id=chart_id, format_value=format_value,
+                                           empty_text=nothing, highest_text=highest)
+
     return {
         "monthly": [
-            charts.column_chart([(format_month(r[0]), r[1]) for r in monthly], title=gettext("Orders placed per month"),
-                                chart_id="chart-orders", format_value=format_number, empty_text=nothing),
-            charts.column_chart([(format_month(r[0]), r[3]) for r in monthly], title=gettext("Revenue of delivered orders per month"),
-                                chart_id="chart-revenue", format_value=vnd, empty_text=nothing),
+            column([(format_month(r[0]), r[1]) for r in monthly], gettext("Orders placed per month"), "chart-orders",
+                   format_number),
+            column([(format_month(r[0]), r[3]) for r in monthly], gettext("Revenue of delivered orders per month"),
+                   "chart-revenue", vnd),
         ],
-        "cooperatives": [charts.horizontal_bar_chart([(r[0], r[2]) for r in tables["cooperatives"].rows],
-                                                     title=tables["cooperatives"].title, chart_id="chart-cooperatives",
-                                                     format_value=vnd, empty_text=nothing)],
-        "categories": [charts.horizontal_bar_chart([(r[0], r[3]) for r in tables["categories"].rows],
-                                                   title=tables["categories"].title, chart_id="chart-categories",
-                                                   format_value=vnd, empty_text=nothing)],
-        "scans": [charts.column_chart([(format_month(r[0]), r[1]) for r in tables["scans"].rows], title=tables["scans"].title,
-                                      chart_id="chart-scans", format_value=format_number, empty_text=nothing)],
-        "shipments": [charts.horizontal_bar_chart([(r[0], r[1]) for r in tables["shipments"].rows],
-                                                  title=tables["shipments"].title, chart_id="chart-shipments",
-                                                  format_value=format_number, empty_text=nothing)],
-        "cod": [charts.horizontal_bar_chart([(r[0], r[2]) for r in tables["cod"].rows], title=tables["cod"].title,
-                                            chart_id="chart-cod", format_value=vnd, empty_text=nothing)],
+        "cooperatives": [bars([(r[0], r[2]) for r in tables["cooperatives"].rows], tables["cooperatives"].title,
+                              "chart-cooperatives", vnd)],
+        "categories": [bars([(r[0], r[3]) for r in tables["categories"].rows], tables["categories"].title,
+                            "chart-categories", vnd)],
+        "scans": [column([(format_month(r[0]), r[1]) for r in tables["scans"].rows], tables["scans"].title, "chart-scans",
+                         format_number)],
+        "shipments": [bars([(r[0], r[1]) for r in tables["shipments"].rows], tables["shipments"].title, "chart-shipments",
+                           format_number)],
+        "cod": [bars([(r[0], r[2]) for r in tables["cod"].rows], tables["cod"].title, "chart-cod", vnd)],
         "recalls": [],
     }
 

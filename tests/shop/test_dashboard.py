@@ -131,9 +131,11 @@ def test_dashboard_figures_match_the_rows_and_charts_are_titled_in_each_language
     assert "Đơn hàng đã đặt theo tháng" in html and "Lượt quét mã QR theo tháng" in html
     assert f"{month_start(1):%m/%Y}" in html  # months written mm/yyyy
     assert 'aria-labelledby="chart-orders-title chart-orders-desc"' in html
+    assert f'<desc id="chart-orders-desc">Cao nhất: {month_start(1):%m/%Y}, 4.</desc>' in html
     english = client.get(f"/alliance/dashboard?{_range()}&lang=en").get_data(as_text=True)
     assert "Orders placed per month" in english and "QR code scans per month" in english
     assert "Đơn hàng đã đặt theo tháng" not in english
+    assert f'<desc id="chart-revenue-desc">Highest: {month_start(1):%m/%Y}, 6.000.000 ₫.</desc>' in english
 
 
 def test_every_dashboard_table_downloads_as_csv_and_xlsx(client, world):
