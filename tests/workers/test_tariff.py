@@ -235,7 +235,7 @@ def test_calculator_asks_for_what_is_missing(admin):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.integers(min_value=0, max_value=100_000_000), st.sampled_from([".", " ", ","]))
+@given(st.integers(min_value=0, max_value=100_000_000), st.sampled_from([".", " ", ",", "\u00a0"]))
 def test_amounts_read_back_with_or_without_thousands_separators(amount, separator):
     grouped = f"{amount:,}".replace(",", separator)
     assert parse_vnd(str(amount)) == amount
@@ -257,3 +257,17 @@ def test_percentages_with_a_comma_or_a_point(value):
     text = format(value, "f")
     assert parse_percent(text) == value
     assert parse_percent(text.replace(".", ",") + " %") == value
+
+
+def test_previewing_a_draft_shows_typical_parcels_and_saves_nothing(admin, session):
+    html = admin.get("/alliance/tariff/edit").get_data(as_text=True)
+    response = admin.post("/alliance/tariff/edit", data=_form(intra_province__first_500g="20000", note="",
+                                                              action="preview", csrf_token=csrf_token(html)))
+    assert response.status_code == 200
+    body = response.get_data(as_text=True)
+    assert 'id="tariff-preview"' in body
+    # Same province, 500 g: 18.000 ₫ + 8 % now, 20.000 ₫ + 8 % in the draft.
+    assert "<td>19.440 ₫</td><td>21.600 ₫</td><td data-change=\"2160\">+2.160 ₫</td>" in body
+    assert 'value="20000"' in body  # the draft stays in the form
+    assert len(session.exec(select(TariffVersion)).all()) == 1
+    assert session.exec(select(AuditEntry).where(AuditEntry.action == "tariff.publish")).first() is None

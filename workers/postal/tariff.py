@@ -269,13 +269,18 @@ def check_publishable(rates: TariffRates) -> None:
 MONEY_FIELDS = [f"{zone.value}__{part}" for zone in Zone for part in ("first_500g", "each_500g")] + [
     "cod_minimum_vnd", "remote_surcharge_vnd"]
 PERCENT_FIELDS = ["cod_percent", "vat_percent"]
-_THOUSANDS = re.compile(r"^\d{1,3}([.,\s]\d{3})+$")
+_THOUSANDS = re.compile("^[0-9]{1,3}([., \u00a0\u202f][0-9]{3})+$")  # incl. no-break spaces
+
+
+def is_number(text: str) -> bool:
+    """Plain 0-9 digits only: str.isdigit() also accepts "²" or "٣", which int() refuses or misreads."""
+    return text.isascii() and text.isdigit()
 
 
 def parse_vnd(raw: str) -> int | None:
     """A whole number of dong: 18000, 18.000 or 18 000 (Vietnamese thousands separators)."""
     text = (raw or "").strip().removesuffix("₫").removesuffix("đ").strip()
-    if text.isdigit():
+    if is_number(text):
         return int(text)
     if _THOUSANDS.match(text):
         return int(re.sub(r"[.,\s]", "", text))
@@ -284,7 +289,7 @@ def parse_vnd(raw: str) -> int | None:
 
 def parse_percent(raw: str) -> Decimal | None:
     text = (raw or "").strip().removesuffix("%").strip().replace(",", ".")
-    if not re.fullmatch(r"\d{1,3}(\.\d{1,2})?", text):
+    if not re.fullmatch(r"[0-9]{1,3}(\.[0-9]{1,2})?", text):
         return None
     try:
         value = Decimal(text)
@@ -313,14 +318,14 @@ def rates_from_form(values: Mapping[str, str], regions: Mapping[str, tuple[int, 
         else:
             percents[name] = percent
     divisor_text = (values.get("volumetric_divisor") or "").strip()
-    divisor = int(divisor_text) if divisor_text.isdigit() else 0
+    divisor = int(divisor_text) if is_number(divisor_text) else 0
     if not 1000 <= divisor <= 20_000:
         errors["volumetric_divisor"] = gettext("Enter a whole number between 1000 and 20000.")
     remote: list[int] = []
     for token in re.split(r"[\s,;]+", values.get("remote_wards", "") or ""):
         if not token:
             continue
-        if not token.isdigit() or len(token) > 6:
+        if not is_number(token) or len(token) > 6:
             errors["remote_wards"] = gettext("List commune or ward codes (numbers), separated by spaces or commas.")
             break
         remote.append(int(token))
@@ -371,7 +376,7 @@ def _calculator_numbers(values: Mapping[str, str]) -> tuple[dict[str, int], dict
         raw = (values.get(name) or "").strip()
         if raw == "" and name not in required:
             numbers[name] = 0
-        elif raw.isdigit() and len(raw) <= 10:
+        elif is_number(raw) and len(raw) <= 10:
             numbers[name] = int(raw)
         elif raw == "" and name.endswith("province"):
             errors[name] = gettext("Choose a province.")
@@ -389,4 +394,35 @@ def _calculator_numbers(values: Mapping[str, str]) -> tuple[dict[str, int], dict
         if numbers.get(name, 0) > 1000:
             errors[name] = gettext("At most 1000 cm.")
     return numbers, errors
+
+
+def sample_quotes(current: ActiveTariff, draft: TariffRates, home_province: int) -> list[dict[str, Any]]:
+    """What a few typical parcels from `home_province` cost now and under the draft, before it is
+    published: each zone at 0.5, 2 and 5 kg, then with cash on delivery and to a remote commune."""
+    proposed = TariffAdapter(ActiveTariff.of(None, current.version + 1, draft))
+    now = TariffAdapter(current)
+    home_region = region_of(home_province, draft.regions)
+    same_region = next((c for c in draft.regions[home_region] if c != home_province), home_province)
+    other_region = next(codes[0] for name, codes in draft.regions.items() if name != home_region and codes)
+    remote = next((ward for ward in draft.remote_wards), None)
+    cases: list[tuple[str, Parcel]] = []
+    for zone, to in ((Zone.INTRA_PROVINCE, home_province), (Zone.INTRA_REGION, same_region),
+                     (Zone.INTER_REGION, other_region)):
+        for weight in (500, 2_000, 5_000):
+            cases.append((zone.value, Parcel(home_province, to, 0, weight)))
+    cases.append((Zone.INTRA_PROVINCE.value, Parcel(home_province, home_province, 0, 2_000, cod_amount_vnd=1_000_000)))
+    if remote is not None:
+        from shop import address
+
+        province = next((code for code, _name in address.provinces() if address.is_valid(code, remote)), home_province)
+        cases.append((zone_of(home_province, province, draft.regions), Parcel(home_province, province, remote, 2_000)))
+    rows = []
+    for zone, parcel in cases:
+        try:
+            before, after = now.quote(parcel), proposed.quote(parcel)
+        except ValueError:  # a province the version in force has no region for
+            continue
+        rows.append({"zone": zone, "parcel": parcel, "now": before.total_vnd, "draft": after.total_vnd,
+                     "change": after.total_vnd - before.total_vnd})
+    return rows
 

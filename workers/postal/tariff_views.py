@@ -3,7 +3,7 @@ form (each save publishes the next version), and a calculator that itemises a qu
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_wtf import FlaskForm
 
@@ -12,7 +12,15 @@ from shop.accounts.permissions import requires
 from shop.db import get_session
 from shop.errors import ServiceError
 from workers.postal.schemas import Zone
-from workers.postal.tariff import CALCULATOR_FIELDS, ActiveTariff, TariffBook, form_values, rates_from_form
+from workers.postal.tariff import (
+    CALCULATOR_FIELDS,
+    ActiveTariff,
+    TariffBook,
+    form_values,
+    is_number,
+    rates_from_form,
+    sample_quotes,
+)
 
 bp = Blueprint("tariff", __name__, url_prefix="/alliance/tariff")
 
@@ -35,11 +43,17 @@ def edit():
     current = book.active()
     form = FlaskForm()
     errors: dict[str, str] = {}
+    samples = None
     values = dict(form_values(current.rates), note="", based_on=str(current.version))
     if request.method == "POST":
         values = {key: request.form.get(key, "") for key in values}
         if not form.validate_on_submit():
             errors["form"] = gettext("Your form expired. Please try again.")
+        elif request.form.get("action") == "preview":
+            # Typical parcels now and under the draft; nothing is saved.
+            rates, errors = rates_from_form(request.form, current.rates.regions)
+            if rates is not None:
+                samples = sample_quotes(current, rates, int(current_app.config["ALLIANCE_PROVINCE_CODE"]))
         else:
             rates, errors = rates_from_form(request.form, current.rates.regions)
             note = request.form.get("note", "").strip()
@@ -48,14 +62,14 @@ def edit():
             based_on = request.form.get("based_on", "")
             if not errors:
                 try:
-                    row = book.publish(rates, note, int(based_on) if based_on.isdigit() else -1)
+                    row = book.publish(rates, note, int(based_on) if is_number(based_on) and len(based_on) < 10 else -1)
                 except ServiceError as error:
                     errors[error.field or "form"] = error.message
                 else:
                     flash(gettext("Tariff version %(version)s is now in force.", version=row.version), "success")
                     return redirect(url_for(".show"), 303)
     return render_template("postal/tariff_edit.html", form=form, values=values, errors=errors, current=current,
-                           zones=list(Zone)), 400 if errors else 200
+                           zones=list(Zone), samples=samples), 400 if errors else 200
 
 
 @bp.get("/calculator")
@@ -67,7 +81,7 @@ def calculator():
     quote, errors = book.preview(values) if request.args else (None, {})
     return render_template("postal/tariff_calculator.html", values=values, errors=errors, quote=quote, history=history,
                            provinces=address.provinces(),
-                           wards=address.wards(int(values["to_province"])) if values["to_province"].isdigit() else []), \
+                           wards=address.wards(int(values["to_province"])) if is_number(values["to_province"]) and len(values["to_province"]) < 4 else []), \
         400 if errors else 200
 
 
