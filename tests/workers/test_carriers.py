@@ -115,7 +115,11 @@ def test_configuration_picks_the_http_adapter_and_quotes_are_cached_under_its_na
     assert first.source == "carrier" and again.cached and again.total_vnd == 45_360
     assert len(carrier_server.received) == 1
     (key,) = list(cache._entries)
-    assert key.endswith(":http:92-79:3:300")
+    assert ":http-" in key and key.endswith(":92-79:3:300")
+    app.config["CARRIER_URL"] = carrier_server.url + "?v=2"  # another endpoint: its own entries
+    with app.app_context():
+        assert not QuoteService(session).quote(PARCEL).cached
+    assert len(carrier_server.received) == 2
     # The band's own parcel was asked for: 3 × 500 g, COD 300.000 ₫.
     assert carrier_server.received[0][1]["weight_g"] == 1500
 

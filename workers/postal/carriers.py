@@ -21,6 +21,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import replace
 from typing import Annotated, Any, Protocol
@@ -137,6 +138,14 @@ def check_config(config: dict[str, Any]) -> None:
         url = str(config.get("CARRIER_URL") or "")
         if not url.startswith(("http://", "https://")):
             raise ConfigError("NONGSAN_CARRIER_ADAPTER=http needs NONGSAN_CARRIER_URL (http:// or https://)")
+
+
+def cache_name(config: dict[str, Any]) -> str:
+    """The configured adapter's part of the quote cache key: pointing at another carrier endpoint
+    must not serve the previous one's prices."""
+    if (config.get("CARRIER_ADAPTER") or "tariff") != "http":
+        return "tariff"
+    return "http-" + hashlib.sha256(str(config.get("CARRIER_URL")).encode()).hexdigest()[:8]
 
 
 def configured_carrier(tariff: ActiveTariff, app=None) -> CarrierAdapter:

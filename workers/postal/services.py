@@ -76,14 +76,14 @@ class QuoteService:
 
         from flask import current_app
 
-        from workers.postal.carriers import configured_carrier
+        from workers.postal.carriers import cache_name, configured_carrier
         from workers.postal.quotes import FALLBACK_TTL_SECONDS, band_of, quote_cache
         from workers.postal.tariff import chargeable_weight_g, region_of
 
         _check_parcel(parcel)
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         cache = self.cache or quote_cache()
-        adapter = self.carrier.name if self.carrier else (app.config.get("CARRIER_ADAPTER") or "tariff")
+        adapter = self.carrier.name if self.carrier else cache_name(app.config)
         # The version this process last read, if the shared pointer says it is still in force:
         # then a cached quote costs one look-up and no database query.
         tariff, hit = app.extensions.get("nongsan.tariff_in_force"), None
