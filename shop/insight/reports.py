@@ -11,6 +11,7 @@ from datetime import date, datetime
 from flask_babel import force_locale
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen import canvas
 from sqlmodel import Session
 
@@ -36,6 +37,8 @@ def _cell(value, kind: str) -> str:
         return format_vnd(value)
     if kind in ("number",):
         return format_number(value, locale="vi")
+    if kind == "score":
+        return format_number(value, 1, locale="vi")
     if kind == "month":
         return format_month(value)
     if kind == "date":
@@ -71,13 +74,18 @@ class _Page:
         self.y -= 3 * mm
         self.line(text, 13, gap=7 * mm, colour=GREEN)
 
-    def table(self, table: Table, title: str, limit: int | None = None) -> None:
+    def table(self, table: Table, title: str, limit: int | None = None, widths: list[float] | None = None) -> None:
         self.heading(title)
         count = len(table.header)
-        # The first column takes the names; the others share what is left.
-        first = (self.right - self.left) * (0.46 if count > 2 else 0.6)
-        rest = ((self.right - self.left) - first) / max(1, count - 1)
-        columns = [self.left] + [self.left + first + rest * i for i in range(count - 1)]
+        # By default the first column takes the names and the others share what is left.
+        if widths is None:
+            first = 0.46 if count > 2 else 0.6
+            widths = [first] + [(1 - first) / max(1, count - 1)] * (count - 1)
+        span = self.right - self.left
+        columns, x = [], self.left
+        for share in widths:
+            columns.append((x, span * share - 2 * mm))
+            x += span * share
         rows = table.rows[:limit] if limit else table.rows
         self._row([str(h) for h in table.header], columns, size=8.5, colour=GREY)
         if not rows:
@@ -86,14 +94,16 @@ class _Page:
             self._row([_cell(value, table.kinds[i] if i < len(table.kinds) else "text") for i, value in enumerate(row)],
                       columns, size=9)
 
-    def _row(self, cells: list[str], columns: list[float], size: float, colour=(0, 0, 0)) -> None:
+    def _row(self, cells: list[str], columns: list[tuple[float, float]], size: float, colour=(0, 0, 0)) -> None:
         self.room(5 * mm)
         self.pdf.setFillColorRGB(*colour)
         self.pdf.setFont(self.font, size)
-        for index, (cell, x) in enumerate(zip(cells, columns)):
-            limit = 58 if index == 0 else 22
-            text = cell if len(cell) <= limit else cell[: limit - 1] + "…"
-            self.pdf.drawString(x, self.y, _text(text))
+        for cell, (x, room) in zip(cells, columns):
+            text = _text(cell)
+            # Shortened to its column, so a long name never runs into the next one.
+            while text and pdfmetrics.stringWidth(text, self.font, size) > room:
+                text = text[:-2] + "…"
+            self.pdf.drawString(x, self.y, text)
         self.y -= 5 * mm
 
     def column_chart(self, title: str, series: list[tuple[str, int]], format_value) -> None:
@@ -147,7 +157,7 @@ def _monthly_report(session: Session, month: date, top: int) -> bytes:
     pdf.setTitle(f"Báo cáo tháng {label}")
     pdf.setAuthor("Liên minh Hợp tác xã")
     page = _Page(pdf, font)
-    page.line("LIÊN MINH HỢP TÁC XÃ", 10, colour=GREY)
+    page.line("LIÊN MINH HỢP TÁC XÃ", 10, gap=9 * mm, colour=GREY)
     page.line(f"BÁO CÁO THÁNG {label}", 17, gap=8 * mm)
     page.line(f"Tiêu thụ nông sản, truy xuất nguồn gốc và xếp loại hợp tác xã · "
               f"từ {format_date(one_month.period.start)} đến {format_date(one_month.period.end)}", 9)
@@ -187,7 +197,8 @@ def _monthly_report(session: Session, month: date, top: int) -> bytes:
     page.table(Table("cod", "", ["Khoản", "Bưu gửi", "Số tiền (đồng)"], cod_rows, cod.kinds), "8. Tiền thu hộ (COD) còn tồn")
     recalls = tables["recalls"]
     page.table(Table("recalls", "", ["Ngày", "GTIN", "Lô", "Sản phẩm", "Hợp tác xã"],
-                     [row[:5] for row in recalls.rows], recalls.kinds[:5]), "9. Thu hồi lô hàng")
+                     [row[:5] for row in recalls.rows], recalls.kinds[:5]), "9. Thu hồi lô hàng",
+               widths=[0.13, 0.2, 0.12, 0.25, 0.3])
 
     page.heading(f"10. Xếp loại hợp tác xã (12 tháng đến {format_date(ranking_period.end)})")
     counts = {grade: 0 for grade, _lowest in SCORING.classes}
@@ -198,11 +209,10 @@ def _monthly_report(session: Session, month: date, top: int) -> bytes:
         share = format_percent(100 * counts[grade] / total, locale="vi") if total else "—"
         threshold = f"từ {lowest} điểm" if lowest else f"dưới {SCORING.classes[-2][1]} điểm"
         page.line(f"{GRADE_NAMES_VI[grade]} ({threshold}): {counts[grade]} hợp tác xã ({share})", 10)
-    for grade, _lowest in SCORING.classes:
-        members = [s for s in ranking if s.grade == grade][:5]
-        if members:
-            page.line(f"{GRADE_NAMES_VI[grade]}: " + "; ".join(f"{s.rank}. {s.name} ({format_number(s.total, 1, locale='vi')})"
-                                                              for s in members), 8.5, gap=5 * mm)
+    leaders = [[s.rank, s.name, s.total, GRADE_NAMES_VI[s.grade]]
+               for grade, _lowest in SCORING.classes for s in [s for s in ranking if s.grade == grade][:5]]
+    page.table(Table("leaders", "", ["Hạng", "Hợp tác xã", "Điểm", "Xếp loại"], leaders, ["number", "text", "score", "text"]),
+               "Năm hợp tác xã đứng đầu mỗi mức xếp loại", widths=[0.1, 0.55, 0.15, 0.2])
     page.line("Trọng số: " + ", ".join(f"{COMPONENT_NAMES_VI[key]} {weight}" for key, weight in SCORING.weights) + ".", 8,
               colour=GREY)
     pdf.showPage()
