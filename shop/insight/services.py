@@ -18,6 +18,7 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    delete,
     func,
     insert,
     literal,
@@ -646,17 +647,22 @@ class DashboardService:
                      ["date", "text", "text", "text", "text", "text"])
 
 
+SCAN_RECOUNT_DAYS = 7
+
+
 def roll_up_scans(session: Session, today: date | None = None) -> int:
-    """Sum the finished days' scans into `scan_day_total`, from the day after the last one rolled up
-    to the day before yesterday (a day's buffered counts have long been flushed by then). Returns
-    the number of days added; running it twice adds nothing."""
+    """Sum the finished days' scans into `scan_day_total`, up to the day before yesterday (a day's
+    buffered counts have normally been flushed long before). The last week rolled up is summed
+    again each time, so counts that reach the database late (a worker down for a few days) are
+    still taken in. Returns the number of days added; running it twice adds nothing."""
     today = today or datetime.now(LOCAL_TZ).date()
-    last = session.exec(select(func.max(ScanDayTotal.day))).one()
     until = today - timedelta(days=1)  # exclusive: yesterday and today stay live
+    before = session.exec(select(func.count()).select_from(ScanDayTotal)).one()
+    session.execute(delete(ScanDayTotal).where(ScanDayTotal.day >= until - timedelta(days=SCAN_RECOUNT_DAYS)))
+    last = session.exec(select(func.max(ScanDayTotal.day))).one()
     query = select(ScanDay.day, func.sum(ScanDay.count), literal(utcnow(), UTCDateTime())).where(ScanDay.day < until)
     if last is not None:
         query = query.where(ScanDay.day > last)
-    before = session.exec(select(func.count()).select_from(ScanDayTotal)).one()
     session.execute(insert(ScanDayTotal).from_select(["day", "count", "rolled_at"], query.group_by(ScanDay.day)))
     session.flush()
     # Counted rather than taken from the cursor: drivers disagree on rowcount for INSERT … SELECT.

@@ -234,3 +234,22 @@ def test_scans_read_the_same_before_and_after_the_daily_roll_up(app, client, ses
     session.flush()
     with app.test_request_context():
         assert sum(row[1] for row in DashboardService(session).table("scans", months).rows) == sum(row[1] for row in after) + 5
+
+
+def test_scans_flushed_late_are_taken_in_by_the_next_roll_up(app, session, world):
+    from datetime import timedelta
+
+    from shop.insight.services import DashboardService, roll_up_scans
+
+    today = datetime.now(LOCAL_TZ).date()
+    three_days_ago = today - timedelta(days=3)
+    gtin, lot = session.exec(select(ScanDay.gtin, ScanDay.lot)).first()
+    months = MonthRange(month_start(3, three_days_ago), month_start(0))
+    with app.test_request_context():
+        roll_up_scans(session)
+        total = sum(row[1] for row in DashboardService(session).table("scans", months).rows)
+        # A worker that was down flushes its buffered counts for a day already rolled up.
+        session.add(ScanDay(gtin=gtin, lot=lot, day=three_days_ago, count=11))
+        session.flush()
+        roll_up_scans(session)
+        assert sum(row[1] for row in DashboardService(session).table("scans", months).rows) == total + 11
