@@ -56,7 +56,7 @@ def clean_text(value: Any, *, multiline: bool = False) -> str:
     if isinstance(value, date):
         return value.strftime("%d/%m/%Y")
     text = unicodedata.normalize("NFC", str(value))
-    text = FORMULA_GUARD.sub("", text.strip())
+    text = FORMULA_GUARD.sub("", text).strip()  # guard first: a guarded cell may be only "\t"
     if multiline:
         text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
         return "\n".join(line.strip() for line in text.split("\n")).strip()
