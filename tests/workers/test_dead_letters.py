@@ -10,6 +10,7 @@ from shop.accounts.models import Role
 from shop.audit.models import AuditEntry
 from shop.timeutil import utcnow
 from tests.factories import csrf_token, login
+from tests.workers.test_webhook_delivery import delivery, receiver  # noqa: F401 - fixtures
 from workers import deadletters
 from workers.deadletters import TaskFailures
 from workers.models import OutboxMessage, TaskFailure
@@ -189,3 +190,16 @@ def test_every_task_has_bounded_retries_limits_below_the_visibility_timeout_and_
             assert task.retry_jitter and task.retry_backoff_max <= visibility / 2, name
     assert all(ours[name].acks_late for name in IDEMPOTENT)
     assert not any(ours[name].acks_late for name in PERIODIC)  # beat runs them again anyway
+
+
+def test_delivery_whose_task_ran_out_of_retries_is_marked_failed_for_the_alliance(app, session, receiver, delivery):
+    from workers.postal.tasks import deliver_webhook
+
+    _, _, item = delivery
+    receiver.answers = [503]  # still a temporary failure, but this was the task's last allowed try
+    session.commit()
+    result = deliver_webhook.apply(kwargs={"delivery_id": item.id}, retries=deliver_webhook.max_retries)
+    assert result.successful() and result.result == item.id
+    session.refresh(item)
+    assert item.status == "failed" and item.last_error == "HTTP 503"
+    assert deadletters.open_count(session) == 1
