@@ -38,6 +38,14 @@ ACTION_LABELS = {
     "user.password_change": _l("Member's password set"),
     "user.deactivate": _l("Member switched off"),
     "user.activate": _l("Member switched on"),
+    "registry.create": _l("Registry entry added"),
+    "registry.update": _l("Registry entry changed"),
+    "registry.import": _l("Registry spreadsheet imported"),
+    "survey.record": _l("Survey findings recorded"),
+    "tariff.publish": _l("Shipping tariff published"),
+    "task.retry": _l("Failed job queued again"),
+    "task.resolve": _l("Failed job closed"),
+    "webhook.retry": _l("Partner message queued again"),
 }
 
 

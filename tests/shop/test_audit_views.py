@@ -138,3 +138,19 @@ def test_csv_and_xlsx_exports_follow_the_filters(alliance, entries):
     sheet = workbook.active
     assert sheet.max_row == 1 + len(made)
     assert alliance.get("/audit/export.pdf").status_code == 404
+
+def test_every_action_written_anywhere_has_a_label_in_both_languages():
+    """An action code added to a service must get a readable name on the audit page."""
+    import re
+    from pathlib import Path
+
+    from shop.audit.views import ACTION_LABELS
+
+    root = Path(__file__).resolve().parents[2]
+    written = set()
+    for package in ("shop", "workers", "traceability"):
+        for path in (root / package).rglob("*.py"):
+            written.update(re.findall(r'record\(\s*"([a-z_]+\.[a-z_]+)"', path.read_text(encoding="utf-8")))
+            written.update(re.findall(r'"(user\.(?:de)?activate)"', path.read_text(encoding="utf-8")))
+    assert written, "the scan found no audit actions at all"
+    assert sorted(written - set(ACTION_LABELS)) == []
