@@ -32,7 +32,8 @@ BROKER_VISIBILITY_TIMEOUT = 3600  # Redis's default; NONGSAN_BROKER_VISIBILITY_T
 def temporary_errors() -> tuple[type[BaseException], ...]:
     """Errors that say "try again later": the database, the network or a mail server is away."""
     import httpx
-    from sqlalchemy.exc import DisconnectionError, OperationalError, TimeoutError as PoolTimeout
+    from sqlalchemy.exc import DisconnectionError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
 
     from workers.notifications.services import TemporaryMailError
 
@@ -43,8 +44,8 @@ def temporary_errors() -> tuple[type[BaseException], ...]:
 def retry_policy(*extra: type[BaseException], max_retries: int = 8, backoff: int = 30, backoff_max: int = 1800) -> dict:
     """Task options for bounded retries of temporary errors: waits of up to backoff · 2^n seconds
     (full jitter), capped; after `max_retries` the task fails and is dead-lettered."""
-    return dict(autoretry_for=temporary_errors() + extra, max_retries=max_retries, retry_backoff=backoff,
-                retry_backoff_max=backoff_max, retry_jitter=True)
+    return {"autoretry_for": temporary_errors() + extra, "max_retries": max_retries, "retry_backoff": backoff,
+            "retry_backoff_max": backoff_max, "retry_jitter": True}
 
 
 def create_celery(app: Flask) -> Celery:
@@ -142,6 +143,7 @@ def create_celery(app: Flask) -> Celery:
             "flush-scans": {"task": "nongsan.trace.flush_scans", "schedule": 60.0},
             "release-reservations": {"task": "nongsan.shop.release_reservations", "schedule": 60.0},
             "roll-up-scans": {"task": "nongsan.insight.roll_up_scans", "schedule": 3600.0},
+            "roll-up-orders": {"task": "nongsan.insight.roll_up_orders", "schedule": 3600.0},
         },
     )
     redis_broker = str(config["BROKER_URL"]).startswith("redis")

@@ -184,7 +184,7 @@ def _bookkeeping(what: str, task_id: str, write) -> None:
             session.exec(text("SET LOCAL synchronous_commit = off"))
         write(session)
         session.commit()
-    except Exception:  # noqa: BLE001
+    except Exception:
         session.rollback()
         log.warning("could not record that task %s %s", task_id, what, exc_info=True)
     finally:
@@ -220,7 +220,7 @@ def task_failed(task, task_id: str, args, kwargs, error: BaseException, attempts
         session.exec(update(OutboxMessage).where(OutboxMessage.id == task_id).values(done_at=utcnow()))
         session.commit()
         log.error("task %s[%s] dead-lettered after %d attempt(s): %s", task.name, task_id, attempts, text)
-    except Exception:  # noqa: BLE001 - never mask the task's own failure
+    except Exception:  # never mask the task's own failure
         session.rollback()
         log.exception("could not record the failure of %s[%s]", task.name, task_id)
     finally:

@@ -10,11 +10,11 @@ from shop.accounts.models import Role
 from shop.audit.models import AuditEntry
 from shop.timeutil import utcnow
 from tests.factories import csrf_token, login
-from tests.workers.test_webhook_delivery import delivery, receiver  # noqa: F401 - fixtures
-from workers import deadletters
+from tests.workers.test_webhook_delivery import Receiver
+from workers import deadletters, webhooks
 from workers.deadletters import TaskFailures
 from workers.models import OutboxMessage, TaskFailure
-from workers.postal.models import WebhookDelivery
+from workers.postal.models import Partner, WebhookDelivery
 
 PREPARE = "nongsan.orders.prepare_shipment"
 
@@ -41,11 +41,11 @@ def test_positional_arguments_are_recorded_by_name(app):
 
 def _failed_delivery(factory, session) -> WebhookDelivery:
     partner = factory.partner()
-    delivery = WebhookDelivery(id="msg_EN000000001VN_created", partner_id=partner.id, shipment_code="EN000000001VN",
-                               body="{}", status="failed", attempts=3, last_error="HTTP 410")
-    session.add(delivery)
+    item = WebhookDelivery(id="msg_EN000000001VN_created", partner_id=partner.id, shipment_code="EN000000001VN",
+                           body="{}", status="failed", attempts=3, last_error="HTTP 410")
+    session.add(item)
     session.flush()
-    return delivery
+    return item
 
 
 def test_open_count_covers_failed_deliveries_and_open_tasks(factory, session):
@@ -129,8 +129,8 @@ def test_work_whose_worker_died_is_sent_again_then_dead_lettered(app, session):
     long_ago, a_while_ago = now - timedelta(hours=2), now - timedelta(minutes=30)
 
     def message(n: int, **fields) -> OutboxMessage:
-        values = dict(task_name=PREPARE, kwargs={"order_id": n}, created_at=long_ago, sent_at=long_ago,
-                      started_at=long_ago, send_attempts=1)
+        values = {"task_name": PREPARE, "kwargs": {"order_id": n}, "created_at": long_ago, "sent_at": long_ago,
+                  "started_at": long_ago, "send_attempts": 1}
         values.update(fields)
         return OutboxMessage(id=f"a0000000-0000-0000-0000-{n:012d}", **values)
 
@@ -192,14 +192,25 @@ def test_every_task_has_bounded_retries_limits_below_the_visibility_timeout_and_
     assert not any(ours[name].acks_late for name in PERIODIC)  # beat runs them again anyway
 
 
-def test_delivery_whose_task_ran_out_of_retries_is_marked_failed_for_the_alliance(app, session, receiver, delivery):
+@pytest.fixture
+def partner_endpoint():
+    server = Receiver()
+    yield server
+    server.close()
+
+
+def test_delivery_whose_task_ran_out_of_retries_is_marked_failed_for_the_alliance(app, factory, session, partner_endpoint):
     from workers.postal.tasks import deliver_webhook
 
-    _, _, item = delivery
-    receiver.answers = [503]  # still a temporary failure, but this was the task's last allowed try
+    item = _failed_delivery(factory, session)
+    partner = session.get(Partner, item.partner_id)
+    partner.webhook_url, partner.webhook_secrets = partner_endpoint.url, webhooks.new_secret()
+    item.status = "pending"
     session.commit()
+    partner_endpoint.answers = [503]  # still a temporary failure, but this was the task's last allowed try
     result = deliver_webhook.apply(kwargs={"delivery_id": item.id}, retries=deliver_webhook.max_retries)
     assert result.successful() and result.result == item.id
+    assert len(partner_endpoint.requests) == 1
     session.refresh(item)
     assert item.status == "failed" and item.last_error == "HTTP 503"
     assert deadletters.open_count(session) == 1

@@ -46,7 +46,7 @@ class PartnerEndpoint:
         endpoint = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server's name
+            def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 headers = {key.lower(): value for key, value in self.headers.items()}
                 try:
@@ -124,7 +124,7 @@ def _shop(live: LiveStack, endpoint: PartnerEndpoint | None, *, post_office: boo
             partner = factory.partner()
             if endpoint is not None:
                 partner.webhook_url, partner.webhook_secrets = endpoint.url, endpoint.secret
-        batch = factory.batch(cooperative, factory.product(cooperative), quantity_kg=Decimal("1000"))
+        batch = factory.batch(cooperative, factory.product(cooperative), quantity_kg=Decimal(1000))
         factory.user(Role.ALLIANCE_ADMIN, username="lienminh")
         return batch.id
 
