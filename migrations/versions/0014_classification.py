@@ -28,6 +28,7 @@ INDEXES = (
     ("ix_insight_orderline_sales", "orderline", ["order_id", "product_id", "quantity", "line_total_vnd"]),
     ("ix_insight_shipment_period", "shipment", ["created_at", "status"]),
     ("ix_insight_orderstatus_to", "orderstatuschange", ["to_status", "order_id", "at"]),
+    ("ix_insight_orderstatus_at", "orderstatuschange", ["at", "order_id"]),
     ("ix_insight_credential_batch", "credential", ["gtin", "lot", "event_type"]),
     ("ix_insight_problemreport_created", "problemreport", ["created_at"]),
     ("ix_insight_batch_created", "batch", ["created_at"]),
@@ -56,6 +57,28 @@ def upgrade() -> None:
     sa.Column('rolled_at', shop.timeutil.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('day', name=op.f('pk_scan_day_total'))
     )
+    op.create_table('order_day_total',
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('cooperative_id', sa.Integer(), nullable=False),
+    sa.Column('orders', sa.Integer(), nullable=False),
+    sa.Column('delivered', sa.Integer(), nullable=False),
+    sa.Column('revenue_vnd', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('day', 'cooperative_id', name=op.f('pk_order_day_total'))
+    )
+    op.create_table('category_day_total',
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('category', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('lines', sa.Integer(), nullable=False),
+    sa.Column('units', sa.BigInteger(), nullable=False),
+    sa.Column('revenue_vnd', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('day', 'category', name=op.f('pk_category_day_total'))
+    )
+    op.create_table('roll_up_mark',
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('through_day', sa.Date(), nullable=False),
+    sa.Column('rolled_at', shop.timeutil.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_roll_up_mark'))
+    )
     for name, table, columns in INDEXES:
         op.create_index(name, table, columns, unique=False)
     op.create_index('ix_insight_shipment_cod_open', 'shipment', ['status'], unique=False,
@@ -67,5 +90,8 @@ def downgrade() -> None:
     for name, table, _columns in reversed(INDEXES):
         op.drop_index(name, table_name=table)
     op.drop_index(op.f('ix_survey_finding_cooperative_id'), table_name='survey_finding')
+    op.drop_table('roll_up_mark')
+    op.drop_table('category_day_total')
+    op.drop_table('order_day_total')
     op.drop_table('scan_day_total')
     op.drop_table('survey_finding')

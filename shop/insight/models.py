@@ -46,9 +46,50 @@ class ScanDayTotal(SQLModel, table=True):
     rolled_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class OrderDayTotal(SQLModel, table=True):
+    """One cooperative's orders placed on one finished local day, summed by the hourly roll-up:
+    placed and not cancelled, delivered (or settled), and the revenue of those delivered. An order's
+    status keeps changing after its day is over, so the roll-up sums again every day whose orders
+    changed since its last run, and the dashboard reads such days live until it has."""
+
+    __tablename__ = "order_day_total"
+
+    day: date = Field(primary_key=True)
+    cooperative_id: int = Field(primary_key=True)
+    orders: int
+    delivered: int
+    revenue_vnd: int = Field(sa_type=BigInteger)
+
+
+class CategoryDayTotal(SQLModel, table=True):
+    """The delivered order lines of one product category on one finished local day (the day the
+    order was placed), summed by the same roll-up as `OrderDayTotal`."""
+
+    __tablename__ = "category_day_total"
+
+    day: date = Field(primary_key=True)
+    category: str = Field(primary_key=True, max_length=20)
+    lines: int
+    units: int = Field(sa_type=BigInteger)
+    revenue_vnd: int = Field(sa_type=BigInteger)
+
+
+class RollUpMark(SQLModel, table=True):
+    """How far a roll-up has got: every day up to `through_day` is summed in its totals table, as
+    the raw rows stood when the run began (`rolled_at`); changes after that make their days live."""
+
+    __tablename__ = "roll_up_mark"
+
+    name: str = Field(primary_key=True, max_length=40)
+    through_day: date
+    rolled_at: datetime = Field(sa_type=UTCDateTime)
+
+
 # Month-by-month and per-cooperative sums over the orders of a period read only these columns.
 Index("ix_insight_order_period", Order.__table__.c.created_at, Order.__table__.c.status,
       Order.__table__.c.cooperative_id, Order.__table__.c.goods_total_vnd)
+# Which orders changed since the last roll-up (their days are read live until the next one).
+Index("ix_insight_orderstatus_at", OrderStatusChange.__table__.c.at, OrderStatusChange.__table__.c.order_id)
 # Scans per month: a range of days, summed, without touching the table.
 Index("ix_insight_scanday_day", ScanDay.__table__.c.day, ScanDay.__table__.c.count)
 # Sales per product category: the lines of the period's orders without touching the table.

@@ -1,4 +1,4 @@
-"""Background work for the dashboard: rolling the finished days' scans up into daily totals."""
+"""Background work for the dashboard: rolling finished days' scans and orders up into daily totals."""
 
 from __future__ import annotations
 
@@ -11,6 +11,15 @@ from shop.db import unit_of_work
 @shared_task(name="nongsan.insight.roll_up_scans", ignore_result=True, acks_late=True, max_retries=0, tracked=True)
 def roll_up_scans() -> int:
     from shop.insight.services import roll_up_scans as roll_up
+
+    with unit_of_work() as session:
+        return roll_up(session)
+
+
+# Idempotent as well: a second run sums the same days again from the same orders.
+@shared_task(name="nongsan.insight.roll_up_orders", ignore_result=True, acks_late=True, max_retries=0, tracked=True)
+def roll_up_orders() -> int:
+    from shop.insight.services import roll_up_orders as roll_up
 
     with unit_of_work() as session:
         return roll_up(session)
