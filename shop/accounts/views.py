@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext
 from flask_login import current_user, login_user, logout_user
 
@@ -41,6 +41,7 @@ def login():
     if form.validate_on_submit():
         user = AccountService(get_session()).authenticate(form.username.data, form.password.data)
         if user is not None:
+            session.clear()  # nothing of whoever used this browser before (scan log, tallies) carries over
             login_user(user)
             return redirect(_safe_next(request.args.get("next")) or url_for(HOME_FOR_ROLE[user.role]))
         form.password.errors.append(gettext("Wrong username or password."))
@@ -53,6 +54,9 @@ def login():
 def logout():
     if current_user.is_authenticated:
         logout_user()
+    # The whole session goes: the next person at a shared counter sees none of this user's work.
+    # The language choice lives in its own cookie and stays.
+    session.clear()
     flash(gettext("You have logged out."), "info")
     return redirect(url_for("catalog.home"))
 

@@ -88,6 +88,7 @@
     body.append("code", scan.code);
     body.append("status", scan.status);
     body.append("amount_vnd", scan.amount);
+    if (scan.confirmed) body.append("amount_confirmed", "1");
     return fetch(form.action, { method: "POST", body: body, credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (response) {
         var type = response.headers.get("Content-Type") || "";
@@ -117,8 +118,10 @@
   function submit(code) {
     code = (code || "").replace(/\s+/g, "").toUpperCase();
     if (!code) { refocus(); return; }
-    queue.push({ id: newScanId(), code: code, status: status.value, amount: amount.value });
+    var confirmed = document.getElementById("scan-amount-confirmed");
+    queue.push({ id: newScanId(), code: code, status: status.value, amount: amount.value, confirmed: !!(confirmed && confirmed.checked) });
     if (status.value === "cod_collected") amount.value = "";  // each parcel's cash is typed afresh
+    if (confirmed) confirmed.checked = false;  // a differing amount is confirmed for one parcel only
     if (busy) { result.className = "scan-result idle"; result.textContent = message("sending"); }
     next();
   }

@@ -291,10 +291,13 @@ def test_label_without_cod_says_no_cash(app, session, factory):
 # ---------------------------------------------------------------------------------------------
 
 
-def _scan(client, code: str, status: str, *, scan_id: str | None = None, amount: str = "", json: bool = True):
+def _scan(client, code: str, status: str, *, scan_id: str | None = None, amount: str = "", json: bool = True,
+          confirmed: bool = False):
     page = client.get("/post/scan").get_data(as_text=True)
     data = {"csrf_token": csrf_token(page), "code": code, "status": status, "amount_vnd": amount,
             "scan_id": scan_id or uuid.uuid4().hex[:16]}
+    if confirmed:
+        data["amount_confirmed"] = "1"
     headers = {"Accept": "application/json"} if json else {}
     return client.post("/post/scan", data=data, headers=headers)
 
@@ -344,12 +347,79 @@ def test_cash_collected_needs_an_amount_and_is_recorded_once(client, session, po
     assert missing.status_code == 400 and missing.get_json()["field"] == "amount_vnd"
     bad = _scan(client, shipment.code, "cod_collected", amount="hai trăm")
     assert bad.status_code == 400 and bad.get_json()["field"] == "amount_vnd"
-    first = _scan(client, shipment.code, "cod_collected", amount="213.000 ₫").get_json()
-    assert first["outcome"] == "updated" and "213.000 ₫" in first["message"]
+    typed = f"{shipment.cod_amount_vnd:,}".replace(",", ".") + " ₫"
+    first = _scan(client, shipment.code, "cod_collected", amount=typed).get_json()
+    assert first["outcome"] == "updated" and typed in first["message"]
     second = _scan(client, shipment.code, "cod_collected", amount="999000").get_json()
     assert second["outcome"] == "already"
     session.expire_all()
-    assert session.exec(select(Shipment.cod_collected_vnd).where(Shipment.code == shipment.code)).one() == 213_000
+    assert session.exec(select(Shipment.cod_collected_vnd).where(Shipment.code == shipment.code)).one() == shipment.cod_amount_vnd
+
+
+def test_counter_cash_must_match_the_cod_due_unless_the_clerk_confirms_it(client, session, post):
+    login(client, "counter1")
+    shipment = post["shipments"]["rice"][0]
+    due = shipment.cod_amount_vnd
+    short = _scan(client, shipment.code, "cod_collected", amount=str(due - 1000))
+    assert short.status_code == 400 and short.get_json()["field"] == "amount_vnd"
+    assert f"{due:,}".replace(",", ".") in short.get_json()["message"]  # the clerk sees what is due
+    session.expire_all()
+    assert session.exec(select(Shipment.cod_collected_at).where(Shipment.code == shipment.code)).one() is None
+    confirmed = _scan(client, shipment.code, "cod_collected", amount=str(due - 1000), confirmed=True)
+    assert confirmed.get_json()["outcome"] == "updated"
+    session.expire_all()
+    assert session.exec(select(Shipment.cod_collected_vnd).where(Shipment.code == shipment.code)).one() == due - 1000
+
+
+def test_counter_refuses_cash_for_a_shipment_without_cod(client, session, post):
+    shipment = post["shipments"]["pomelo"][0]
+    shipment.cod_amount_vnd = 0
+    session.add(shipment)
+    session.commit()
+    login(client, "counter1")
+    refused = _scan(client, shipment.code, "cod_collected", amount="50000", confirmed=True)
+    assert refused.status_code == 400 and refused.get_json()["field"] == "amount_vnd"
+    session.expire_all()
+    assert session.exec(select(Shipment.cod_collected_at).where(Shipment.code == shipment.code)).one() is None
+
+
+def _session_cookie(app, client) -> dict:
+    cookie = client.get_cookie(app.config.get("SESSION_COOKIE_NAME", "session"))
+    return app.session_interface.get_signing_serializer(app).loads(cookie.value) if cookie else {}
+
+
+def test_the_next_person_at_the_counter_sees_none_of_the_last_ones_scans(app, client, session, post):
+    login(client, "counter1")
+    shipment = post["shipments"]["pomelo"][0]
+    _scan(client, shipment.code, "picked_up")
+    _scan(client, shipment.code, "cod_collected", amount=str(shipment.cod_amount_vnd))
+    page = client.get("/post/scan").get_data(as_text=True)
+    assert f'data-code="{shipment.code}"' in page and "Trần Văn Bình" in page  # shown, read from the database
+    # The session cookie is signed, not encrypted: no names or amounts in it.
+    stored = str(_session_cookie(app, client))
+    assert "Trần Văn Bình" not in stored and str(shipment.cod_amount_vnd) not in stored
+    assert f"{shipment.cod_amount_vnd:,}".replace(",", ".") not in stored
+    client.post("/logout", data={"csrf_token": csrf_token(page)})
+    assert "portal_scans" not in _session_cookie(app, client)
+    login(client, "stranger")  # another partner's clerk on the same browser
+    page = client.get("/post/scan").get_data(as_text=True)
+    assert shipment.code not in page and "Trần Văn Bình" not in page
+    assert 'id="tally-ok">0<' in page
+
+
+def test_old_status_form_names_statuses_and_keeps_a_partner_update(client, session, post):
+    login(client, "counter1")
+    code = post["shipments"]["rice"][1].code
+    page = client.get("/post/").get_data(as_text=True)
+    response = client.post(f"/post/shipments/{code}/status", data={"status": "delivered", "csrf_token": csrf_token(page)})
+    assert response.status_code == 303 and _status(session, code) == "delivered"
+    assert session.exec(select(PartnerUpdate).where(PartnerUpdate.shipment_code == code,
+                                                    PartnerUpdate.status == "delivered")).first().applied
+    client.set_cookie("lang", "en")
+    client.post(f"/post/shipments/{code}/status", data={"status": "picked_up", "csrf_token": csrf_token(page)})
+    flashed = client.get("/post/").get_data(as_text=True)
+    assert "cannot go from Delivered to Picked up" in flashed and "from delivered to picked_up" not in flashed
+    assert _status(session, code) == "delivered"
 
 
 def test_scan_messages_come_in_vietnamese_and_english(client, post):

@@ -10,6 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from shop.errors import NotFound, ServiceError
+from shop.i18n import format_vnd
+from shop.labels import status_label
 from shop.timeutil import utcnow
 from workers.postal.models import Partner, Shipment, ShipmentStatus, ShipmentStatusChange
 from workers.postal.schemas import Parcel, Quote, ShipmentRequest
@@ -195,6 +197,15 @@ class ShipmentService:
             raise NotFound(gettext("Unknown shipment code."), field="code")
         return shipment
 
+    def by_codes(self, partner_id: int, codes: list[str]) -> dict[str, Shipment]:
+        """The partner's own shipments among `codes`, by code (others' and unknown codes are left out)."""
+        wanted = {code for code in codes if code and len(code) <= 20}
+        if not wanted:
+            return {}
+        rows = self.session.exec(select(Shipment).where(Shipment.partner_id == partner_id,
+                                                        Shipment.code.in_(wanted)))  # type: ignore[attr-defined]
+        return {shipment.code: shipment for shipment in rows}
+
     def for_order(self, order_id: int) -> Shipment | None:
         return self.session.exec(select(Shipment).where(Shipment.order_id == order_id)).first()
 
@@ -279,7 +290,8 @@ class ShipmentService:
             return shipment, False
         if target not in NEXT_STATUSES[shipment.status]:
             raise ServiceError(
-                gettext("A shipment cannot go from %(old)s to %(new)s.", old=shipment.status, new=target),
+                gettext("A shipment cannot go from %(old)s to %(new)s.", old=status_label(shipment.status),
+                        new=status_label(target)),
                 field="status",
                 status=409,
             )
@@ -393,7 +405,7 @@ class ShipmentService:
         return [(shipment, phones.get(shipment.cooperative_id, "")) for shipment in shipments]
 
     def apply_scan(self, partner_id: int, code: str, scan_id: str, status: str, amount_vnd: int | None,
-                   actor: str) -> tuple[str, Shipment]:
+                   actor: str, *, amount_confirmed: bool = False) -> tuple[str, Shipment]:
         """A label scanned at the counter: the partner API's update path, keyed by the scan's own id
         (a page resubmitted or retried after a network error applies once). Returns the outcome:
         'updated', 'already' (at this status, COD already recorded, or this very scan seen before)
@@ -403,6 +415,8 @@ class ShipmentService:
         if not scan_id or len(scan_id) > 24 or not scan_id.replace("-", "").isalnum():
             raise ServiceError(gettext("This scan has no valid id; reload the page."), field="scan_id")
         shipment = self.get_for_partner(partner_id, code)
+        if status == "cod_collected" and shipment.cod_collected_at is None:
+            self._check_counter_cash(shipment, amount_vnd, amount_confirmed)
         # Code and status are part of the id: a stale page re-sending its scan id with another
         # code is a new update, not a duplicate of the earlier one.
         update_id = f"scan:{scan_id}:{shipment.code}:{status}"
@@ -412,6 +426,35 @@ class ShipmentService:
         if status in self.COD_EVENTS or shipment.status == status or status in _reachable(shipment.status):
             return "already", shipment
         return "refused", shipment
+
+    @staticmethod
+    def _check_counter_cash(shipment: Shipment, amount_vnd: int | None, confirmed: bool) -> None:
+        """Cash typed at the counter must be what the shipment asks for: a parcel without COD has
+        nothing to collect, and a different sum (a typo, or a recipient who paid short) is only
+        recorded when the clerk says so explicitly. The partner API does not pass through here: it
+        reports what was actually collected and reconciliation flags the difference."""
+        if not shipment.cod_amount_vnd:
+            raise ServiceError(gettext("%(code)s: this shipment has no cash on delivery; there is nothing to collect.",
+                                       code=shipment.code), field="amount_vnd")
+        if amount_vnd != shipment.cod_amount_vnd and not confirmed:
+            raise ServiceError(gettext(
+                "%(code)s: the cash entered differs from the COD due (%(expected)s). Check the amount, or tick "
+                "“The amount differs from the COD” and scan again.",
+                code=shipment.code, expected=format_vnd(shipment.cod_amount_vnd)), field="amount_vnd")
+
+    def portal_status(self, partner_id: int, code: str, status: str, actor: str) -> tuple[Shipment, bool]:
+        """The portal's status form: the partner API's update path, as the scan counter uses it, so
+        a PartnerUpdate row is kept. A move backwards is refused naming both statuses."""
+        try:
+            target = ShipmentStatus(status)
+        except ValueError as error:
+            raise ServiceError(gettext("Unknown shipment status."), field="status") from error
+        shipment = self.get_for_partner(partner_id, code)
+        if shipment.status != target and target not in _reachable(shipment.status):
+            raise ServiceError(gettext("A shipment cannot go from %(old)s to %(new)s.", old=status_label(shipment.status),
+                                       new=status_label(target)), field="status", status=409)
+        update_id = f"portal:{secrets.token_hex(8)}:{shipment.code}:{target.value}"
+        return self.apply_partner_update(partner_id, shipment.code, update_id, target, None, actor)
 
     def history(self, partner_id: int, code: str) -> tuple[Shipment, list[ShipmentStatusChange]]:
         """One of the partner's shipments with its status changes, oldest first (404 otherwise)."""

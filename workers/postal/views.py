@@ -202,9 +202,8 @@ def update_status(code: str):
         flash(gettext("Your form expired. Please try again."), "error")
         return redirect(url_for(".portal_home"))
     try:
-        shipment, changed = ShipmentService(get_session()).update_status(
-            current_user.partner_id, code, request.form.get("status", ""), actor=f"partner:{current_user.id}"
-        )
+        shipment, changed = ShipmentService(get_session()).portal_status(
+            _partner_id(), code, request.form.get("status", ""), actor=_actor())
     except ServiceError as error:
         flash(error.message, "error")
         return redirect(url_for(".portal_home")), 303
@@ -250,14 +249,50 @@ def _scan_label(status: str) -> str:
     return gettext("Cash collected (COD)") if status == "cod_collected" else status_label(status)
 
 
+# Only what identifies a scan goes into the session cookie (signed, not encrypted): no recipient
+# names, no amounts, no messages quoting them. The page re-reads the details from the database,
+# scoped to the logged-in partner, and the log belongs to one user (login and logout clear it too).
+_STORED_SCAN_FIELDS = ("code", "status", "outcome", "kind", "field", "at")
+
+
 def _record_scan(entry: dict) -> dict:
     """Keep the last few results and a running tally in the staff member's session, so the
     page shows them after a reload and without JavaScript."""
-    session[SCAN_LOG_KEY] = ([entry] + list(session.get(SCAN_LOG_KEY, [])))[:SCAN_LOG_LENGTH]
-    tally = dict(session.get(SCAN_TALLY_KEY, {}))
-    tally[entry["kind"]] = tally.get(entry["kind"], 0) + 1
-    session[SCAN_TALLY_KEY] = tally
-    return tally
+    stored = {key: entry.get(key) for key in _STORED_SCAN_FIELDS}
+    if entry["outcome"] == "invalid" and entry["field"] != "amount_vnd":
+        stored["message"] = entry["message"]  # a form mistake: no shipment details in it
+    log = session.get(SCAN_LOG_KEY)
+    entries = log["entries"] if isinstance(log, dict) and log.get("user") == current_user.id else []
+    session[SCAN_LOG_KEY] = {"user": current_user.id, "entries": ([stored] + list(entries))[:SCAN_LOG_LENGTH]}
+    tally = session.get(SCAN_TALLY_KEY)
+    counts = dict(tally["counts"]) if isinstance(tally, dict) and tally.get("user") == current_user.id else {}
+    counts[entry["kind"]] = counts.get(entry["kind"], 0) + 1
+    session[SCAN_TALLY_KEY] = {"user": current_user.id, "counts": counts}
+    return counts
+
+
+def _scan_log() -> tuple[list[dict], dict]:
+    """The current user's last scans, with their messages and shipment details read back now."""
+    log, tally = session.get(SCAN_LOG_KEY), session.get(SCAN_TALLY_KEY)
+    entries = log["entries"] if isinstance(log, dict) and log.get("user") == current_user.id else []
+    counts = tally["counts"] if isinstance(tally, dict) and tally.get("user") == current_user.id else {}
+    shipments = ShipmentService(get_session()).by_codes(_partner_id(), [e.get("code") or "" for e in entries])
+    shown = []
+    for stored in entries:
+        entry = dict(stored, recipient=None, cod_amount_vnd=None)
+        shipment = shipments.get(entry.get("code") or "")
+        outcome, code, status = entry.get("outcome"), entry.get("code") or "", entry.get("status") or ""
+        if outcome in ("updated", "already", "refused") and shipment is not None:
+            entry["message"] = _scan_message(outcome, shipment.code, status, shipment)
+        elif outcome == "unknown" or (outcome != "invalid" and shipment is None):
+            entry["message"] = gettext("%(code)s: unknown code, not one of your shipments. Check the label and scan again.",
+                                       code=code[:20])
+        elif not entry.get("message"):
+            entry["message"] = gettext("%(code)s: the cash amount was refused; check it and scan again.", code=code[:20])
+        if shipment is not None:
+            entry.update(recipient=shipment.recipient_name, cod_amount_vnd=shipment.cod_amount_vnd)
+        shown.append(entry)
+    return shown, counts
 
 
 @bp.get("/scan")
@@ -266,11 +301,11 @@ def scan_page():
     status = request.args.get("status")
     if status not in ShipmentService.SCAN_STATUSES:
         status = ShipmentStatus.PICKED_UP.value
-    log = list(session.get(SCAN_LOG_KEY, []))
+    log, tally = _scan_log()
     return render_template(
         "postal/scan.html", form=FlaskForm(), scan_id=secrets.token_hex(8), status=status,
         scan_statuses=[(s, _scan_label(s)) for s in ShipmentService.SCAN_STATUSES], log=log,
-        last=log[0] if log and request.args.get("done") else None, tally=session.get(SCAN_TALLY_KEY, {}),
+        last=log[0] if log and request.args.get("done") else None, tally=tally,
     )
 
 
@@ -302,7 +337,8 @@ def scan():
         if len(code) > 20:
             raise NotFound(gettext("Unknown shipment code."), field="code")
         outcome, shipment = ShipmentService(get_session()).apply_scan(
-            _partner_id(), code, request.form.get("scan_id", ""), status, amount, actor=_actor())
+            _partner_id(), code, request.form.get("scan_id", ""), status, amount, actor=_actor(),
+            amount_confirmed=bool(request.form.get("amount_confirmed")))
         message = _scan_message(outcome, shipment.code, status, shipment)
     except NotFound:
         http_status, outcome, field = 404, "unknown", "code"
