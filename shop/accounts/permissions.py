@@ -39,7 +39,6 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "coop:batch:write",
             "coop:order:read",
             "coop:order:write",
-            "coop:audit:read",
             "trace:batch:recall",
         }
     ),
@@ -48,7 +47,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
 
 
 # Granted on top of the member role to a cooperative's own administrator (User.is_coop_admin).
-COOP_ADMIN_PERMISSIONS: frozenset[str] = frozenset({"coop:member:invite"})
+# The activity log names invitees' e-mails and phones: administrators only, not every member.
+COOP_ADMIN_PERMISSIONS: frozenset[str] = frozenset({"coop:member:invite", "coop:audit:read"})
 
 
 def permissions_for(role: str, *, coop_admin: bool = False) -> frozenset[str]:

@@ -14,11 +14,14 @@ from flask_login import current_user
 
 from shop.audit.services import AuditTrail, changes
 from shop.db import get_session
+from shop.errors import ServiceError
 from shop.extensions import login_manager
 from shop.i18n import LOCAL_TZ
 
 bp = Blueprint("audit", __name__)
 PER_PAGE = 50
+MAX_PAGE = 100_000  # as the registry: far past the last page, and the offset stays a small integer
+FIRST_YEAR, LAST_YEAR = 1900, 2100
 
 # People-facing names of the actions this package's neighbours record; others show their code.
 ACTION_LABELS = {
@@ -71,9 +74,13 @@ def _day(name: str) -> tuple[date | None, str | None]:
         return None, None
     for pattern in ("%Y-%m-%d", "%d/%m/%Y"):
         try:
-            return datetime.strptime(raw, pattern).date(), None
+            day = datetime.strptime(raw, pattern).date()
         except ValueError:
             continue
+        # Year 1 or 9999 would overflow when turned into a UTC range; the log holds nothing that old anyway.
+        if not FIRST_YEAR <= day.year <= LAST_YEAR:
+            return None, gettext("Enter a date between %(first)d and %(last)d.", first=FIRST_YEAR, last=LAST_YEAR)
+        return day, None
     return None, gettext("Enter the date as dd/mm/yyyy.")
 
 
@@ -114,11 +121,22 @@ def _cooperative_names() -> list[tuple[int, str]]:
     return [(c.id, c.name) for c in CooperativeService(session, key_service(session)).all()]
 
 
+def _names_of(cooperative_ids: set[int]) -> dict[int, str]:
+    from sqlmodel import select
+
+    from shop.cooperatives.models import Cooperative
+
+    if not cooperative_ids:
+        return {}
+    return dict(get_session().exec(select(Cooperative.id, Cooperative.name)
+                                   .where(Cooperative.id.in_(cooperative_ids))).all())  # type: ignore[union-attr]
+
+
 @bp.get("/audit")
 def entries():
     trail = _trail()
     filters, errors = _filters()
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = min(max(1, request.args.get("page", 1, type=int) or 1), MAX_PAGE)
     rows, total = trail.page(page, PER_PAGE, **filters)
     pages = max(1, math.ceil(total / PER_PAGE))
     args = {key: value for key, value in request.args.items() if key != "page" and value}
@@ -138,9 +156,13 @@ def export(fmt: str):
     trail = _trail()
     filters, errors = _filters()
     if errors:
-        abort(400)
+        field, message = next(iter(errors.items()))
+        raise ServiceError(message, field=field)
     header = [gettext("Time"), gettext("Who"), gettext("Action"), gettext("Object"), gettext("Cooperative"),
               gettext("Before"), gettext("After")]
-    rows = ([e.at, e.actor_label, e.action, f"{e.object_type} {e.object_id}",
-             e.cooperative_id, _shown(e.before), _shown(e.after)] for e in trail.all(**filters))
+    found = trail.all(**filters)
+    names = _names_of({e.cooperative_id for e in found if e.cooperative_id is not None})
+    rows = ([e.at, e.actor_label, action_label(e.action), f"{e.object_type} {e.object_id}",
+             names.get(e.cooperative_id, "") if e.cooperative_id is not None else "",
+             _shown(e.before), _shown(e.after)] for e in found)
     return table_response(fmt, "nhat-ky-quan-tri", header, rows, sheet_title=gettext("Audit log"))

@@ -82,6 +82,22 @@ def test_bad_dates_are_named(alliance, entries):
     assert response.status_code == 400 and 'data-field="to"' in response.get_data(as_text=True)
 
 
+@pytest.mark.parametrize("query, field", [("to=9999-12-31", "to"), ("from=0001-01-01", "from"),
+                                          ("from=31/12/1899", "from"), ("to=01/01/2101", "to")])
+@pytest.mark.parametrize("path", ["/audit", "/audit/export.csv", "/audit/export.xlsx"])
+def test_dates_outside_the_supported_years_are_refused_by_field(alliance, entries, path, query, field):
+    response = alliance.get(f"{path}?{query}")
+    assert response.status_code == 400
+    text = response.get_data(as_text=True)
+    assert "1900" in text and "2100" in text  # the message says which years are accepted
+    assert f'data-field="{field}"' in text or path != "/audit"
+
+
+def test_a_huge_page_number_is_an_empty_page_not_an_error(alliance, entries):
+    response = alliance.get("/audit?page=99999999999999999999999")
+    assert response.status_code == 200 and _rows(response.get_data(as_text=True)) == []
+
+
 def test_pages_of_fifty(alliance, session, entries):
     log = AuditLog(session)
     for n in range(60):
@@ -94,9 +110,10 @@ def test_pages_of_fifty(alliance, session, entries):
     assert 'rel="next"' in first and "page=2" in first and "action=apikey.create" in first
 
 
-def test_a_member_sees_only_its_own_cooperatives_entries(app, factory, entries):
+def test_a_member_sees_only_its_own_cooperatives_entries(app, factory, session, entries):
     ours, theirs, made = entries
-    factory.user(Role.MEMBER, cooperative_id=ours.id, username="xavien")
+    factory.user(Role.MEMBER, cooperative_id=ours.id, username="xavien").is_coop_admin = True
+    session.commit()
     member = app.test_client()
     login(member, "xavien")
     page = member.get("/audit").get_data(as_text=True)
@@ -105,6 +122,17 @@ def test_a_member_sees_only_its_own_cooperatives_entries(app, factory, entries):
     assert set(_rows(member.get(f"/audit?cooperative={theirs.id}").get_data(as_text=True))) == {made[0].id, made[1].id}
     csv_text = member.get("/audit/export.csv").get_data().decode("utf-8-sig")
     assert "Bí mật của họ" not in csv_text and "Mất máy" in csv_text
+
+
+def test_a_plain_member_cannot_read_the_log_nor_see_its_link(app, factory, entries):
+    ours, _theirs, _made = entries
+    factory.user(Role.MEMBER, cooperative_id=ours.id, username="thanhvien")
+    member = app.test_client()
+    login(member, "thanhvien")
+    assert member.get("/audit").status_code == 403
+    assert member.get("/audit/export.csv").status_code == 403
+    home = member.get("/htx/")
+    assert home.status_code == 200 and "/audit" not in home.get_data(as_text=True)
 
 
 def test_people_without_audit_rights_are_kept_out(app, client, factory, entries):
@@ -133,7 +161,8 @@ def test_csv_and_xlsx_exports_follow_the_filters(alliance, entries):
     assert 'filename="nhat-ky-quan-tri.csv"' in response.headers["Content-Disposition"]
     lines = response.get_data().decode("utf-8-sig").strip().splitlines()
     assert len(lines) == 2
-    assert lines[1].startswith("02/03/2026 01:30,lienminh,cooperative.approve")
+    assert lines[1].startswith("02/03/2026 01:30,lienminh,")
+    assert "cooperative.approve" not in lines[1] and "HTX Của Mình" in lines[1]
     workbook = load_workbook(io.BytesIO(alliance.get("/audit/export.xlsx").get_data()))
     sheet = workbook.active
     assert sheet.max_row == 1 + len(made)
