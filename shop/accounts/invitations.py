@@ -60,6 +60,26 @@ def _snapshot(invitation: MemberInvitation) -> dict:
             "expires_at": invitation.expires_at}
 
 
+def _revoke(session: Session, invitation: MemberInvitation, reason: str | None = None) -> None:
+    before = _snapshot(invitation)
+    invitation.status = InvitationStatus.REVOKED
+    invitation.revoked_at = utcnow()
+    session.flush()
+    after = _snapshot(invitation) | ({"reason": reason} if reason else {})
+    AuditLog(session).record("invitation.revoke", "invitation", invitation.id, before=before, after=after,
+                             cooperative_id=invitation.cooperative_id)
+
+
+def revoke_pending(session: Session, cooperative_id: int, reason: str) -> int:
+    """Withdraw every pending invitation of a cooperative (it was suspended), each audited; how many."""
+    pending = session.exec(select(MemberInvitation).where(MemberInvitation.cooperative_id == cooperative_id,
+                                                          MemberInvitation.status == InvitationStatus.PENDING)
+                           .with_for_update()).all()
+    for invitation in pending:
+        _revoke(session, invitation, reason)
+    return len(pending)
+
+
 class InvitationService:
     def __init__(self, session: Session, *, link_key: bytes, valid_days: int = 7, sms_available: bool = False) -> None:
         self.session = session
@@ -123,12 +143,7 @@ class InvitationService:
         return invitation
 
     def _revoke(self, invitation: MemberInvitation) -> None:
-        before = _snapshot(invitation)
-        invitation.status = InvitationStatus.REVOKED
-        invitation.revoked_at = utcnow()
-        self.session.flush()
-        AuditLog(self.session).record("invitation.revoke", "invitation", invitation.id, before=before,
-                                      after=_snapshot(invitation), cooperative_id=invitation.cooperative_id)
+        _revoke(self.session, invitation)
 
     # -- the person invited ----------------------------------------------------------------------
     def open(self, token: str) -> tuple[MemberInvitation, Cooperative]:
@@ -144,7 +159,12 @@ class InvitationService:
             raise InvitationGone(gettext("This invitation was withdrawn. Ask your cooperative for a new one."), field="token")
         if invitation.expires_at <= utcnow():
             raise InvitationGone(gettext("This invitation has expired. Ask your cooperative for a new one."), field="token")
-        return invitation, self.session.get(Cooperative, invitation.cooperative_id)
+        cooperative = self.session.get(Cooperative, invitation.cooperative_id)
+        if cooperative is None or cooperative.status != CooperativeStatus.APPROVED:
+            # Suspension withdraws pending invitations; this also covers links made before that rule.
+            raise InvitationGone(gettext("This cooperative cannot take new members at the moment, so the invitation "
+                                         "no longer works."), field="token")
+        return invitation, cooperative
 
     def accept(self, token: str, *, username: str, password: str, display_name: str) -> User:
         invitation, cooperative = self.open(token)

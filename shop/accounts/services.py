@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 from shop.accounts.models import Role, User
 from shop.accounts.permissions import permissions_for
 from shop.accounts.schemas import CurrentUser
-from shop.errors import NotFound, ServiceError
+from shop.errors import Forbidden, NotFound, ServiceError
 from shop.timeutil import utcnow
 
 _hasher = PasswordHasher()
@@ -96,11 +96,20 @@ class AccountService:
             raise NotFound(gettext("Unknown member."), field="user_id")
         return user
 
+    def _managed_member(self, cooperative_id: int, user_id: int, by_user_id: int) -> User:
+        """A member another administrator may manage: not a fellow administrator, or one of them
+        could lock out or take over the other. The alliance handles administrators' accounts."""
+        user = self._member_of(cooperative_id, user_id)
+        if user.id != by_user_id and user.is_coop_admin:
+            raise Forbidden(gettext("%(name)s is also an administrator of this cooperative; only the alliance can change "
+                                    "their password or switch their account off.", name=user.username), field="user_id")
+        return user
+
     def set_member_password(self, cooperative_id: int, user_id: int, password: str, *, by_user_id: int) -> User:
         """A new password for a member who lost theirs; their other sessions end with it."""
         from shop.audit.services import AuditLog
 
-        user = self._member_of(cooperative_id, user_id)
+        user = self._managed_member(cooperative_id, user_id, by_user_id)
         if user.id == by_user_id:
             raise ServiceError(gettext("Change your own password from your account, not here."), field="password")
         if len(password or "") < MIN_PASSWORD_LENGTH:
@@ -117,7 +126,7 @@ class AccountService:
     def set_member_active(self, cooperative_id: int, user_id: int, active: bool, *, by_user_id: int) -> User:
         from shop.audit.services import AuditLog
 
-        user = self._member_of(cooperative_id, user_id)
+        user = self._managed_member(cooperative_id, user_id, by_user_id)
         if user.id == by_user_id:
             raise ServiceError(gettext("You cannot switch off your own account."), field="user_id", status=409)
         if user.is_active != active:

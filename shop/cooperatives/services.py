@@ -239,9 +239,13 @@ class CooperativeService:
         reason = self._reason(reason)
         if cooperative.status != CooperativeStatus.APPROVED:
             raise Conflict(gettext("Only an approved cooperative can be suspended."), field="status")
+        from shop.accounts.invitations import revoke_pending  # accounts already imports this package
+
         before = self._decide(cooperative, CooperativeStatus.SUSPENDED, reason)
         entry = AuditLog(self.session).record("cooperative.suspend", "cooperative", cooperative.id, before=before,
                                               after=_status_snapshot(cooperative), cooperative_id=cooperative.id)
+        # Nobody joins a suspended cooperative through a link sent before; reinstating does not revive them.
+        revoke_pending(self.session, cooperative.id, reason)
         self._notify(cooperative, "suspended", entry.id)
         return cooperative
 

@@ -226,6 +226,59 @@ def test_administrator_sets_a_members_password_and_switches_accounts_off_audited
     assert login(app.test_client(), "benkia").status_code == 302  # untouched
 
 
+def test_an_administrator_cannot_take_over_or_switch_off_a_fellow_administrator(app, client, factory, session, coop_admin):
+    cooperative, _admin = coop_admin
+    peer = factory.user(Role.MEMBER, cooperative_id=cooperative.id, username="phonhiem")
+    peer.is_coop_admin = True
+    session.commit()
+    token = csrf_token(client.get("/htx/members").get_data(as_text=True))
+    client.set_cookie("lang", "en")
+    taken = client.post(f"/htx/members/{peer.id}", data={"action": "password", "password": "chiem-quyen-2026",
+                                                         "csrf_token": token})
+    assert taken.status_code == 403 and "also an administrator" in taken.get_data(as_text=True)
+    assert client.post(f"/htx/members/{peer.id}", data={"action": "deactivate", "csrf_token": token}).status_code == 403
+    assert login(app.test_client(), "phonhiem").status_code == 302  # same password, still active
+    assert session.exec(select(AuditEntry).where(AuditEntry.object_id == str(peer.id))).first() is None
+
+
+def _decide(app, factory, cooperative, action: str, reason: str = "Vi phạm quy định ghi nhãn"):
+    factory.user(Role.ALLIANCE_ADMIN, username=f"lienminh-{action}")
+    alliance = app.test_client()
+    login(alliance, f"lienminh-{action}")
+    page = alliance.get(f"/alliance/cooperatives/{cooperative.id}").get_data(as_text=True)
+    return alliance.post(f"/alliance/cooperatives/{cooperative.id}/decision",
+                         data={"action": action, "reason": reason, "csrf_token": csrf_token(page)})
+
+
+def test_suspension_withdraws_pending_invitations_and_their_links_stop_working(app, client, factory, session, coop_admin):
+    cooperative, _admin = coop_admin
+    _invite(client, "muon@example.vn")
+    invitation = session.exec(select(MemberInvitation)).one()
+    token = _token_of(app, session, invitation)
+    session.commit()
+    assert _decide(app, factory, cooperative, "suspend").status_code == 303
+    session.expire_all()
+    assert session.get(MemberInvitation, invitation.id).status == InvitationStatus.REVOKED
+    withdrawn = session.exec(select(AuditEntry).where(AuditEntry.action == "invitation.revoke")).one()
+    assert withdrawn.object_id == str(invitation.id) and withdrawn.after["reason"] == "Vi phạm quy định ghi nhãn"
+    assert _accept(app.test_client(), token).status_code == 410
+    assert session.exec(select(User).where(User.username == "thanhvien1")).first() is None
+
+
+def test_a_pending_link_of_a_cooperative_no_longer_approved_is_refused(app, client, factory, session, coop_admin):
+    from shop.cooperatives.models import CooperativeStatus
+
+    cooperative, _admin = coop_admin
+    _invite(client, "tre@example.vn")
+    token = _token_of(app, session, session.exec(select(MemberInvitation)).one())
+    cooperative.status = CooperativeStatus.SUSPENDED  # a link sent before suspension withdrew invitations
+    session.commit()
+    page = app.test_client().get(f"/invite/{token}")
+    assert page.status_code == 410
+    assert _accept(app.test_client(), token).status_code == 410
+    assert session.exec(select(User).where(User.username == "thanhvien1")).first() is None
+
+
 # -- the whole journey over HTTP, with a real worker process and a real SMTP server ---------------
 
 @pytest.fixture
