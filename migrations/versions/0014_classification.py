@@ -23,10 +23,11 @@ COD_OPEN = ("cod_amount_vnd > 0 AND (cod_collected_vnd IS NULL OR cod_remitted_v
             "OR cod_remitted_vnd < cod_collected_vnd)")
 INDEXES = (
     # (name, table, columns): what the dashboard's and the classification's aggregates read through.
-    ("ix_insight_order_period", "customer_order", ["created_at", "status", "cooperative_id", "goods_total_vnd"]),
+    ("ix_insight_order_period", "customer_order", ["created_at", "status", "cooperative_id", "goods_total_vnd", "id"]),
     ("ix_insight_scanday_day", "scanday", ["day", "count"]),
     ("ix_insight_orderline_sales", "orderline", ["order_id", "product_id", "quantity", "line_total_vnd"]),
     ("ix_insight_shipment_period", "shipment", ["created_at", "status"]),
+    ("ix_insight_shipment_updated", "shipment", ["updated_at", "created_at"]),
     ("ix_insight_orderstatus_to", "orderstatuschange", ["to_status", "order_id", "at"]),
     ("ix_insight_orderstatus_at", "orderstatuschange", ["at", "order_id"]),
     ("ix_insight_credential_batch", "credential", ["gtin", "lot", "event_type"]),
@@ -65,6 +66,14 @@ def upgrade() -> None:
     sa.Column('revenue_vnd', sa.BigInteger(), nullable=False),
     sa.PrimaryKeyConstraint('day', 'cooperative_id', name=op.f('pk_order_day_total'))
     )
+    op.create_table('order_month_total',
+    sa.Column('month', sa.Date(), nullable=False),
+    sa.Column('cooperative_id', sa.Integer(), nullable=False),
+    sa.Column('orders', sa.Integer(), nullable=False),
+    sa.Column('delivered', sa.Integer(), nullable=False),
+    sa.Column('revenue_vnd', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('month', 'cooperative_id', name=op.f('pk_order_month_total'))
+    )
     op.create_table('category_day_total',
     sa.Column('day', sa.Date(), nullable=False),
     sa.Column('category', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
@@ -72,6 +81,12 @@ def upgrade() -> None:
     sa.Column('units', sa.BigInteger(), nullable=False),
     sa.Column('revenue_vnd', sa.BigInteger(), nullable=False),
     sa.PrimaryKeyConstraint('day', 'category', name=op.f('pk_category_day_total'))
+    )
+    op.create_table('shipment_day_total',
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('shipments', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('day', 'status', name=op.f('pk_shipment_day_total'))
     )
     op.create_table('roll_up_mark',
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -91,7 +106,9 @@ def downgrade() -> None:
         op.drop_index(name, table_name=table)
     op.drop_index(op.f('ix_survey_finding_cooperative_id'), table_name='survey_finding')
     op.drop_table('roll_up_mark')
+    op.drop_table('shipment_day_total')
     op.drop_table('category_day_total')
+    op.drop_table('order_month_total')
     op.drop_table('order_day_total')
     op.drop_table('scan_day_total')
     op.drop_table('survey_finding')

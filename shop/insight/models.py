@@ -61,6 +61,20 @@ class OrderDayTotal(SQLModel, table=True):
     revenue_vnd: int = Field(sa_type=BigInteger)
 
 
+class OrderMonthTotal(SQLModel, table=True):
+    """The same figures per calendar month: the sum of that month's rows in `order_day_total`,
+    written by the same run, so the dashboard reads one row per cooperative and month (and takes
+    back out, from the daily rows, any day it reads live)."""
+
+    __tablename__ = "order_month_total"
+
+    month: date = Field(primary_key=True)  # its first day
+    cooperative_id: int = Field(primary_key=True)
+    orders: int
+    delivered: int
+    revenue_vnd: int = Field(sa_type=BigInteger)
+
+
 class CategoryDayTotal(SQLModel, table=True):
     """The delivered order lines of one product category on one finished local day (the day the
     order was placed), summed by the same roll-up as `OrderDayTotal`."""
@@ -72,6 +86,17 @@ class CategoryDayTotal(SQLModel, table=True):
     lines: int
     units: int = Field(sa_type=BigInteger)
     revenue_vnd: int = Field(sa_type=BigInteger)
+
+
+class ShipmentDayTotal(SQLModel, table=True):
+    """Shipments created on one finished local day, per status, summed by the same roll-up; a
+    shipment changed since (its `updated_at`) makes its day live until the next run."""
+
+    __tablename__ = "shipment_day_total"
+
+    day: date = Field(primary_key=True)
+    status: str = Field(primary_key=True, max_length=20)
+    shipments: int
 
 
 class RollUpMark(SQLModel, table=True):
@@ -86,8 +111,9 @@ class RollUpMark(SQLModel, table=True):
 
 
 # Month-by-month and per-cooperative sums over the orders of a period read only these columns.
+# The id too, so that a few days' orders are joined to their lines from the index alone.
 Index("ix_insight_order_period", Order.__table__.c.created_at, Order.__table__.c.status,
-      Order.__table__.c.cooperative_id, Order.__table__.c.goods_total_vnd)
+      Order.__table__.c.cooperative_id, Order.__table__.c.goods_total_vnd, Order.__table__.c.id)
 # Which orders changed since the last roll-up (their days are read live until the next one).
 Index("ix_insight_orderstatus_at", OrderStatusChange.__table__.c.at, OrderStatusChange.__table__.c.order_id)
 # Scans per month: a range of days, summed, without touching the table.
@@ -95,6 +121,8 @@ Index("ix_insight_scanday_day", ScanDay.__table__.c.day, ScanDay.__table__.c.cou
 # Sales per product category: the lines of the period's orders without touching the table.
 Index("ix_insight_orderline_sales", OrderLine.__table__.c.order_id, OrderLine.__table__.c.product_id,
       OrderLine.__table__.c.quantity, OrderLine.__table__.c.line_total_vnd)
+# Which shipments changed since the last roll-up.
+Index("ix_insight_shipment_updated", Shipment.__table__.c.updated_at, Shipment.__table__.c.created_at)
 # Shipments of a period by status.
 Index("ix_insight_shipment_period", Shipment.__table__.c.created_at, Shipment.__table__.c.status)
 # Cash on delivery still owed: only the few shipments not yet settled with the cooperative.

@@ -39,6 +39,8 @@ from shop.insight.models import (
     COD_OPEN,
     CategoryDayTotal,
     OrderDayTotal,
+    OrderMonthTotal,
+    ShipmentDayTotal,
     RollUpMark,
     ScanDayTotal,
     SurveyFinding,
@@ -163,6 +165,18 @@ def custom_plans(session: Session) -> None:
     a year of orders was four times slower. Only for this transaction (SET LOCAL)."""
     if _dialect(session) == "postgresql":
         session.exec(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+
+
+def dashboard_plans(session: Session) -> None:
+    """Custom plans, and the planner told what the dashboard's reads are like: small rolled-up
+    tables and a few days of orders through their indexes, with the pages in memory (cheap random
+    reads, as on any SSD) and too little work for parallel workers to repay starting them on a
+    busy server. Without this PostgreSQL read all 260,000 order lines to find a few days' worth.
+    Only for this transaction (SET LOCAL)."""
+    if _dialect(session) == "postgresql":  # one round trip; set_config(..., true) is SET LOCAL
+        session.exec(text("SELECT set_config('plan_cache_mode', 'force_custom_plan', true), "
+                          "set_config('random_page_cost', '1.1', true), "
+                          "set_config('max_parallel_workers_per_gather', '0', true)"))
 
 
 def _ratio(numerator: float, denominator: float) -> float:
@@ -452,14 +466,16 @@ class DashboardService:
     def __init__(self, session: Session, top: int = 10) -> None:
         self.session = session
         self.top = top
-        self._order_days: dict[Period, tuple] = {}
+        self._days: dict[tuple[str, Period], tuple] = {}
+        self._order_rows_built: dict[tuple[MonthRange, bool], object] = {}
+        self._marks_read = False
 
     def build(self, months: MonthRange) -> Dashboard:
-        custom_plans(self.session)
+        dashboard_plans(self.session)
         results = {name: self._rows(statement) for name, statement in self.statements(months).items()}
         tables = {
-            "monthly": self._monthly_table(months, results["orders"]),
-            "cooperatives": self._cooperatives_table(results["orders"]),
+            "monthly": self._monthly_table(months, results["monthly"]),
+            "cooperatives": self._cooperatives_table(results["cooperatives"]),
             "categories": self._categories_table(results["categories"]),
             "scans": self._scans_table(months, results["scans"]),
             "shipments": self._shipments_table(results["shipments"]),
@@ -483,11 +499,12 @@ class DashboardService:
 
     def table(self, key: str, months: MonthRange) -> Table:
         """One table alone, for its download."""
-        custom_plans(self.session)
+        dashboard_plans(self.session)
         period = months.period
-        if key in ("monthly", "cooperatives"):
-            rows = self._rows(self.orders_statement(months))
-            return self._monthly_table(months, rows) if key == "monthly" else self._cooperatives_table(rows)
+        if key == "monthly":
+            return self._monthly_table(months, self._rows(self.monthly_statement(months)))
+        if key == "cooperatives":
+            return self._cooperatives_table(self._rows(self.cooperatives_statement(months)))
         if key == "categories":
             return self._categories_table(self._rows(self.categories_statement(period)))
         if key == "scans":
@@ -512,94 +529,161 @@ class DashboardService:
         return {
             "scans": self.scans_statement(period),
             "categories": self.categories_statement(period),
-            "orders": self.orders_statement(months),
+            "monthly": self.monthly_statement(months),
+            "cooperatives": self.cooperatives_statement(months),
             "shipments": self.shipments_statement(period),
             "cod": self.cod_statement(),
             "recalls": self.recalls_statement(period),
         }
 
     def _month_buckets(self, months: MonthRange):
-        """One row per month of the range with its bounds in UTC: joining orders to it lets each
-        month be an index range scan, with no date arithmetic on every order."""
+        """One row per month of the range with its bounds: joining orders to it lets each month be
+        an index range scan, with no date arithmetic on every order."""
+        rows = []
+        for key in months.months():
+            year, month = (int(part) for part in key.split("-"))
+            rows.append((key, date(year, month, 1), date(year + (month == 12), month % 12 + 1, 1)))
+        return self._buckets(rows)
+
+    def _buckets(self, rows: list[tuple[str, date, date]]):
+        """(month, first day, following day) rows as a subquery, with the days' bounds in UTC too."""
+        postgresql = _dialect(self.session) == "postgresql"
+
         def moment(value: date):
             bound = literal(datetime.combine(value, time.min, LOCAL_TZ), UTCDateTime())
             # PostgreSQL needs the type said out loud in a UNION of parameters; SQLite must not get
             # a CAST (it would turn the timestamp text into a number).
-            return cast(bound, UTCDateTime()) if _dialect(self.session) == "postgresql" else bound
+            return cast(bound, UTCDateTime()) if postgresql else bound
 
         def day(value: date):
             bound = literal(value, Date())
-            return cast(bound, Date()) if _dialect(self.session) == "postgresql" else bound
+            return cast(bound, Date()) if postgresql else bound
 
-        rows = []
-        for key in months.months():
-            year, month = (int(part) for part in key.split("-"))
-            first = date(year, month, 1)
-            following = date(year + (month == 12), month % 12 + 1, 1)
-            rows.append(select(literal(key, String()).label("month"), moment(first).label("since"),
-                               moment(following).label("until"), day(first).label("first"),
-                               day(following).label("following")))
-        return (union_all(*rows) if len(rows) > 1 else rows[0]).subquery("months")
+        selects = [select(literal(key, String()).label("month"), moment(first).label("since"),
+                          moment(following).label("until"), day(first).label("first"),
+                          day(following).label("following"))
+                   for key, first, following in rows]
+        return (union_all(*selects) if len(selects) > 1 else selects[0]).subquery()
 
     # -- orders: rolled-up days, and the days read live ---------------------------------------------
-    def order_days(self, period: Period) -> tuple[tuple[date, date, set[date]] | None, list[tuple[datetime, datetime]]]:
-        """Which of the period's days come from the daily order totals and which from the orders
+    def order_days(self, period: Period) -> tuple[tuple[date, date, set[date]] | None, list[tuple[date, date]]]:
+        """Which of the period's days come from the order totals and which from the orders
         themselves: ((first, last, changed days left out) of the rolled-up part or None, the live
-        ranges of time). Live are the days after the last roll-up (today) and the rolled-up days
-        whose orders changed since it (an order delivered or cancelled late), so no figure is stale.
-        Looked up once per period (two small reads) and shared by every order figure."""
-        cached = self._order_days.get(period)
+        [first, following) ranges of days). Live are the days after the last roll-up (today) and
+        the rolled-up days whose orders changed since it (an order delivered or cancelled late),
+        so no figure is stale. Looked up once per period and shared by every order figure."""
+        return self._split(ORDERS_ROLL_UP, period)
+
+    def shipment_days(self, period: Period):
+        """The same for shipments (their totals, and those changed since the roll-up)."""
+        return self._split(SHIPMENTS_ROLL_UP, period)
+
+    def _split(self, name: str, period: Period):
+        cached = self._days.get((name, period))
         if cached is not None:
             return cached
-        mark = self.session.get(RollUpMark, ORDERS_ROLL_UP)
+        following = period.end + timedelta(days=1)
+        if not self._marks_read:  # both marks in one round trip, into the session's identity map
+            self.session.exec(select(RollUpMark).where(RollUpMark.name.in_(list(CHANGED_DAYS)))).all()
+            self._marks_read = True
+        mark = self.session.get(RollUpMark, name)
         if mark is None or mark.through_day < period.start:
-            split = (None, [(period.since, period.until)])
+            split = (None, [(period.start, following)])
         else:
             last = min(mark.through_day, period.end)
-            changed = {day for day in changed_order_days(self.session, mark.rolled_at - ROLL_UP_MARGIN, last)
+            changed = {day for day in CHANGED_DAYS[name](self.session, mark.rolled_at - ROLL_UP_MARGIN, last)
                        if day >= period.start}
-            live = day_ranges(changed)
-            if last < period.end:
-                live.append((day_start(last + timedelta(days=1)), period.until))
+            live: list[tuple[date, date]] = []
+            for first in sorted(changed) + ([last + timedelta(days=1)] if last < period.end else []):
+                end = first + timedelta(days=1) if first <= last else following
+                if live and live[-1][1] == first:
+                    live[-1] = (live[-1][0], end)  # neighbouring days read as one range
+                else:
+                    live.append((first, end))
             split = ((period.start, last, changed), live)
-        self._order_days[period] = split
+        self._days[(name, period)] = split
         return split
 
-    def orders_statement(self, months: MonthRange):
-        """(month, cooperative, orders placed and not cancelled, delivered, revenue of delivered):
-        the rolled-up days' totals and the live days' orders, summed together in the database."""
-        buckets = self._month_buckets(months)
+    @staticmethod
+    def _live_months(live: list[tuple[date, date]]) -> list[tuple[str, datetime, datetime]]:
+        """The live ranges of days cut at the months' ends: (month, since, until) in UTC."""
+        pieces = []
+        for first, following in live:
+            while first < following:
+                month_end = date(first.year + (first.month == 12), first.month % 12 + 1, 1)
+                pieces.append((f"{first:%Y-%m}", day_start(first), day_start(min(following, month_end))))
+                first = min(following, month_end)
+        return pieces
+
+    def monthly_statement(self, months: MonthRange, *, raw: bool = False):
+        """(month, orders placed and not cancelled, delivered, revenue of delivered)."""
+        rows = self._order_rows(months, raw)
+        return (select(rows.c.month, func.sum(rows.c.orders), func.sum(rows.c.delivered), func.sum(rows.c.revenue))
+                .group_by(rows.c.month))
+
+    def cooperatives_statement(self, months: MonthRange, *, raw: bool = False):
+        """(cooperative, orders placed and not cancelled, revenue of delivered) of the `top` best
+        by revenue: ranked and named in the database, so only those rows come back."""
+        rows = self._order_rows(months, raw)
+        placed, revenue = func.sum(rows.c.orders), func.sum(rows.c.revenue)
+        return (select(Cooperative.name, placed, revenue)
+                .select_from(rows)
+                .join(Cooperative, Cooperative.id == rows.c.cooperative_id)
+                .group_by(Cooperative.id, Cooperative.name)
+                .having(placed > 0)
+                .order_by(revenue.desc(), placed.desc(), Cooperative.id)
+                .limit(self.top))
+
+    def _order_rows(self, months: MonthRange, raw: bool):
+        """(month, cooperative, orders placed and not cancelled, delivered, revenue of delivered)
+        rows to be summed: the months as rolled up, less the changed days' rolled-up figures, plus
+        the live days' orders; or, with `raw`, every order of the period (the reference). Built
+        once for both figures that sum them."""
+        key = (months, raw)
+        if key not in self._order_rows_built:
+            self._order_rows_built[key] = self._build_order_rows(months, raw)
+        return self._order_rows_built[key]
+
+    def _build_order_rows(self, months: MonthRange, raw: bool):
+        delivered = Order.status.in_(DELIVERED)
+
+        def orders(month):
+            return select(month.label("month"), Order.cooperative_id.label("cooperative_id"),
+                          case((Order.status != OrderStatus.CANCELLED, 1), else_=0).label("orders"),
+                          case((delivered, 1), else_=0).label("delivered"),
+                          case((delivered, Order.goods_total_vnd), else_=0).label("revenue"))
+
+        if raw:
+            buckets = self._month_buckets(months)
+            return (orders(buckets.c.month).select_from(buckets)
+                    .join(Order, and_(Order.created_at >= buckets.c.since, Order.created_at < buckets.c.until))
+                    .subquery("order_rows"))
         rolled_days, live = self.order_days(months.period)
         parts = []
         if rolled_days is not None:
-            first, last, changed = rolled_days
-            day = OrderDayTotal.day
+            _first, _last, changed = rolled_days
+            buckets = self._month_buckets(months)
+            month = OrderMonthTotal
             parts.append(
-                select(buckets.c.month.label("month"), OrderDayTotal.cooperative_id.label("cooperative_id"),
-                       OrderDayTotal.orders.label("orders"), OrderDayTotal.delivered.label("delivered"),
-                       OrderDayTotal.revenue_vnd.label("revenue"))
+                select(buckets.c.month.label("month"), month.cooperative_id.label("cooperative_id"),
+                       month.orders.label("orders"), month.delivered.label("delivered"),
+                       month.revenue_vnd.label("revenue"))
                 .select_from(buckets)
-                .join(OrderDayTotal, and_(day >= buckets.c.first, day < buckets.c.following))
-                .where(day >= first, day <= last, *([day.not_in(sorted(changed))] if changed else []))
+                .join(month, month.month == buckets.c.first)
             )
-        if live:
-            delivered = Order.status.in_(DELIVERED)
-            parts.append(
-                select(buckets.c.month.label("month"), Order.cooperative_id.label("cooperative_id"),
-                       case((Order.status != OrderStatus.CANCELLED, 1), else_=0).label("orders"),
-                       case((delivered, 1), else_=0).label("delivered"),
-                       case((delivered, Order.goods_total_vnd), else_=0).label("revenue"))
-                .select_from(buckets)
-                .join(Order, and_(Order.created_at >= buckets.c.since, Order.created_at < buckets.c.until))
-                .where(_within(Order.created_at, live))
-            )
-        both = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery("both")
-        return (
-            select(both.c.month, both.c.cooperative_id, func.sum(both.c.orders), func.sum(both.c.delivered),
-                   func.sum(both.c.revenue))
-            .group_by(both.c.month, both.c.cooperative_id)
-            .having(func.sum(both.c.orders) > 0)
-        )
+            if changed:
+                day = OrderDayTotal
+                parts.append(
+                    select(buckets.c.month, day.cooperative_id, -day.orders, -day.delivered, -day.revenue_vnd)
+                    .select_from(buckets)
+                    .join(day, and_(day.day >= buckets.c.first, day.day < buckets.c.following))
+                    .where(day.day.in_(sorted(changed)))
+                )
+        # One select per live range, its bounds written out, so that the planner knows how few
+        # orders it holds (joined to a list of ranges it would guess a third of the table).
+        for key, since, until in self._live_months(live):
+            parts.append(orders(literal(key, String())).where(Order.created_at >= since, Order.created_at < until))
+        return (union_all(*parts) if len(parts) > 1 else parts[0]).subquery("order_rows")
 
     def categories_statement(self, period: Period):
         """(category, delivered order lines, units, revenue): rolled-up days plus live days."""
@@ -615,20 +699,22 @@ class DashboardService:
                 .group_by(CategoryDayTotal.category)
             )
         if live:
-            parts.append(self._raw_categories(Order.status.in_(DELIVERED), _within(Order.created_at, live)))
+            parts.append(self._raw_categories(_within(Order.created_at, [(day_start(first), day_start(following))
+                                                                         for first, following in live])))
         both = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery("both")
         return (select(both.c.category, func.sum(both.c.lines), func.coalesce(func.sum(both.c.units), 0),
                        func.coalesce(func.sum(both.c.revenue), 0))
                 .group_by(both.c.category))
 
-    def _raw_categories(self, *conditions):
-        # Lines are summed per product first (a few thousand groups), then per category; lines,
-        # not distinct orders, are counted: distinct orders would need a sort of every line.
+    def _raw_categories(self, placed):
+        """Delivered lines per category of the orders placed as `placed` says. Lines are
+        summed per product first (a few thousand groups), then per category; lines, not distinct
+        orders, are counted: distinct orders would need a sort of every line."""
         per_product = (
             select(OrderLine.product_id.label("product_id"), func.count().label("lines"),
                    func.sum(OrderLine.quantity).label("units"), func.sum(OrderLine.line_total_vnd).label("revenue"))
             .join(Order, Order.id == OrderLine.order_id)
-            .where(*conditions)
+            .where(placed, Order.status.in_(DELIVERED))
             .group_by(OrderLine.product_id)
             .subquery("per_product")
         )
@@ -644,28 +730,15 @@ class DashboardService:
     def raw_statements(self, months: MonthRange) -> dict:
         period = months.period
         return {
-            "orders": self.raw_orders_statement(months),
+            "monthly": self.monthly_statement(months, raw=True),
+            "cooperatives": self.cooperatives_statement(months, raw=True),
             "categories": self.raw_categories_statement(period),
+            "shipments": self.raw_shipments_statement(period),
             "scans": self.raw_scans_statement(period),
         }
 
-    def raw_orders_statement(self, months: MonthRange):
-        buckets = self._month_buckets(months)
-        delivered = Order.status.in_(DELIVERED)
-        return (
-            select(buckets.c.month, Order.cooperative_id,
-                   func.count(),
-                   func.coalesce(func.sum(case((delivered, 1), else_=0)), 0),
-                   func.coalesce(func.sum(case((delivered, Order.goods_total_vnd), else_=0)), 0))
-            .select_from(buckets)
-            .join(Order, and_(Order.created_at >= buckets.c.since, Order.created_at < buckets.c.until))
-            .where(Order.status != OrderStatus.CANCELLED)
-            .group_by(buckets.c.month, Order.cooperative_id)
-        )
-
     def raw_categories_statement(self, period: Period):
-        return self._raw_categories(Order.created_at >= period.since, Order.created_at < period.until,
-                                    Order.status.in_(DELIVERED))
+        return self._raw_categories(and_(Order.created_at >= period.since, Order.created_at < period.until))
 
     def raw_scans_statement(self, period: Period):
         return (select(ScanDay.day, func.sum(ScanDay.count))
@@ -687,9 +760,27 @@ class DashboardService:
         return union_all(rolled, live)
 
     def shipments_statement(self, period: Period):
-        return (select(Shipment.status, func.count())
-                .where(Shipment.created_at >= period.since, Shipment.created_at < period.until)
-                .group_by(Shipment.status))
+        """(status, shipments) created in the period: rolled-up days plus live days."""
+        rolled_days, live = self.shipment_days(period)
+        parts = []
+        if rolled_days is not None:
+            first, last, changed = rolled_days
+            day = ShipmentDayTotal.day
+            parts.append(select(ShipmentDayTotal.status.label("status"), func.sum(ShipmentDayTotal.shipments).label("shipments"))
+                         .where(day >= first, day <= last, *([day.not_in(sorted(changed))] if changed else []))
+                         .group_by(ShipmentDayTotal.status))
+        if live:
+            parts.append(self._raw_shipments(_within(Shipment.created_at, [(day_start(first), day_start(following))
+                                                                            for first, following in live])))
+        both = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery("both")
+        return select(both.c.status, func.sum(both.c.shipments)).group_by(both.c.status)
+
+    def _raw_shipments(self, created):
+        return (select(Shipment.status.label("status"), func.count().label("shipments"))
+                .where(created).group_by(Shipment.status))
+
+    def raw_shipments_statement(self, period: Period):
+        return self._raw_shipments(and_(Shipment.created_at >= period.since, Shipment.created_at < period.until))
 
     def cod_statement(self):
         """Cash on delivery still owed today, whatever the period, by the rules of the COD
@@ -721,28 +812,16 @@ class DashboardService:
 
     # -- the tables ----------------------------------------------------------------------------------
     def _monthly_table(self, months: MonthRange, rows) -> Table:
-        totals = {key: [0, 0, 0] for key in months.months()}
-        for month, _cid, placed, delivered, revenue in rows:
-            if month in totals:
-                bucket = totals[month]
-                bucket[0] += int(placed)
-                bucket[1] += int(delivered)
-                bucket[2] += int(revenue)
+        totals = {month: [int(placed), int(delivered), int(revenue)] for month, placed, delivered, revenue in rows}
         return Table("monthly", gettext("Orders and revenue per month"),
                      [gettext("Month"), gettext("Orders placed"), gettext("Orders delivered"), gettext("Revenue (VND)")],
-                     [[month, *values] for month, values in totals.items()], ["month", "number", "number", "vnd"])
+                     [[month, *totals.get(month, (0, 0, 0))] for month in months.months()],
+                     ["month", "number", "number", "vnd"])
 
     def _cooperatives_table(self, rows) -> Table:
-        per_cooperative: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-        for _month, cid, placed, _delivered, revenue in rows:
-            per_cooperative[cid][0] += int(placed)
-            per_cooperative[cid][1] += int(revenue)
-        best = sorted(per_cooperative.items(), key=lambda item: (-item[1][1], -item[1][0], item[0]))[: self.top]
-        names = {cid: name for cid, name in self.session.exec(
-            select(Cooperative.id, Cooperative.name).where(Cooperative.id.in_([cid for cid, _ in best])))} if best else {}
         return Table("cooperatives", gettext("Top %(count)s cooperatives by revenue", count=self.top),
                      [gettext("Cooperative"), gettext("Orders placed"), gettext("Revenue (VND)")],
-                     [[names.get(cid, str(cid)), placed, revenue] for cid, (placed, revenue) in best],
+                     [[name, int(placed), int(revenue)] for name, placed, revenue in rows],
                      ["text", "number", "vnd"])
 
     def _categories_table(self, rows) -> Table:
@@ -812,12 +891,12 @@ def roll_up_scans(session: Session, today: date | None = None) -> int:
     return session.exec(select(func.count()).select_from(ScanDayTotal)).one() - before
 
 
-ORDERS_ROLL_UP = "orders"
+ORDERS_ROLL_UP, SHIPMENTS_ROLL_UP = "orders", "shipments"
 # A change is stamped when it is made and seen by others when its transaction commits, a moment
 # later; changes stamped this long before a roll-up began still count as after it (their days are
 # read live, and summed again by the next run), so none committed during a run is missed.
 ROLL_UP_MARGIN = timedelta(minutes=15)
-ORDER_RECOUNT_DAYS = 7
+RECOUNT_DAYS = 7
 
 
 def changed_order_days(session: Session, since: datetime, through: date) -> set[date]:
@@ -831,28 +910,49 @@ def changed_order_days(session: Session, since: datetime, through: date) -> set[
     return {_as_date(value) for value in session.exec(query)}
 
 
-def roll_up_orders(session: Session, now: datetime | None = None) -> int:
-    """Sum each finished local day's orders into `order_day_total` (per cooperative) and
-    `category_day_total` (per product category). Each run sums again the days whose orders changed
-    since the previous run (a late delivery, a cancellation, a return) and the last week, and adds
-    the days finished since; today stays live. Returns the number of days summed."""
-    now = now or utcnow()
-    today = now.astimezone(LOCAL_TZ).date()
-    through = today - timedelta(days=1)
-    mark = session.get(RollUpMark, ORDERS_ROLL_UP)
+def changed_shipment_days(session: Session, since: datetime, through: date) -> set[date]:
+    """The local days, up to `through`, on which shipments were created that changed at or after
+    `since` (the postal services stamp `updated_at` with every change of status)."""
+    day = local_day(session, Shipment.created_at)
+    query = (select(day).distinct()
+             .where(Shipment.updated_at >= since, Shipment.created_at < day_start(through + timedelta(days=1))))
+    return {_as_date(value) for value in session.exec(query)}
+
+
+CHANGED_DAYS = {ORDERS_ROLL_UP: changed_order_days, SHIPMENTS_ROLL_UP: changed_shipment_days}
+
+
+def _days_to_sum(session: Session, name: str, created_at, now: datetime) -> tuple[set[date], RollUpMark]:
+    """The finished days a roll-up run sums: all of them the first time; then the days finished
+    since the last run, the last week, and the days whose rows changed since the last run began.
+    The mark is moved on to this run."""
+    through = now.astimezone(LOCAL_TZ).date() - timedelta(days=1)
+    mark = session.get(RollUpMark, name)
     if mark is None:
-        first = session.exec(select(func.min(Order.created_at))).one()
+        first = session.exec(select(func.min(created_at))).one()
         days = set()
         if first is not None:
             first_day = first.astimezone(LOCAL_TZ).date()
             days = {first_day + timedelta(days=n) for n in range((through - first_day).days + 1)}
-        mark = RollUpMark(name=ORDERS_ROLL_UP, through_day=through, rolled_at=now)
+        mark = RollUpMark(name=name, through_day=through, rolled_at=now)
     else:
-        days = changed_order_days(session, mark.rolled_at - ROLL_UP_MARGIN, mark.through_day)
-        start = min(mark.through_day + timedelta(days=1), through - timedelta(days=ORDER_RECOUNT_DAYS - 1))
+        days = CHANGED_DAYS[name](session, mark.rolled_at - ROLL_UP_MARGIN, mark.through_day)
+        start = min(mark.through_day + timedelta(days=1), through - timedelta(days=RECOUNT_DAYS - 1))
         days |= {start + timedelta(days=n) for n in range((through - start).days + 1)}
         mark.through_day, mark.rolled_at = max(mark.through_day, through), now
-    days = {day for day in days if day <= through}
+    session.add(mark)
+    return {day for day in days if day <= through}, mark
+
+
+def roll_up_orders(session: Session, now: datetime | None = None) -> int:
+    """Sum each finished local day's orders into `order_day_total` (per cooperative, and per month
+    in `order_month_total`) and `category_day_total` (per product category), and their shipments
+    into `shipment_day_total` (per status). Each run sums again the days whose orders or shipments
+    changed since the previous run (a late delivery, a cancellation, a return) and the last week,
+    and adds the days finished since; today stays live. Returns the number of order days summed."""
+    now = now or utcnow()
+    roll_up_shipments(session, now)
+    days, _mark = _days_to_sum(session, ORDERS_ROLL_UP, Order.created_at, now)
     if days:
         session.execute(delete(OrderDayTotal).where(OrderDayTotal.day.in_(sorted(days))))
         session.execute(delete(CategoryDayTotal).where(CategoryDayTotal.day.in_(sorted(days))))
@@ -873,6 +973,30 @@ def roll_up_orders(session: Session, now: datetime | None = None) -> int:
             .join(Product, Product.id == OrderLine.product_id)
             .where(placed_in, delivered)
             .group_by(day, Product.category)))
-    session.add(mark)
+        # Each month any of those days falls in is summed again from its daily rows.
+        for month in sorted({day.replace(day=1) for day in days}):
+            following = date(month.year + (month.month == 12), month.month % 12 + 1, 1)
+            session.execute(delete(OrderMonthTotal).where(OrderMonthTotal.month == month))
+            session.execute(insert(OrderMonthTotal).from_select(
+                ["month", "cooperative_id", "orders", "delivered", "revenue_vnd"],
+                select(literal(month, Date()), OrderDayTotal.cooperative_id, func.sum(OrderDayTotal.orders),
+                       func.sum(OrderDayTotal.delivered), func.sum(OrderDayTotal.revenue_vnd))
+                .where(OrderDayTotal.day >= month, OrderDayTotal.day < following)
+                .group_by(OrderDayTotal.cooperative_id)))
+    session.flush()
+    return len(days)
+
+
+def roll_up_shipments(session: Session, now: datetime | None = None) -> int:
+    """Shipments per local day of their creation and status, as `roll_up_orders` does for orders."""
+    days, _mark = _days_to_sum(session, SHIPMENTS_ROLL_UP, Shipment.created_at, now or utcnow())
+    if days:
+        session.execute(delete(ShipmentDayTotal).where(ShipmentDayTotal.day.in_(sorted(days))))
+        day = local_day(session, Shipment.created_at)
+        session.execute(insert(ShipmentDayTotal).from_select(
+            ["day", "status", "shipments"],
+            select(day, Shipment.status, func.count())
+            .where(_within(Shipment.created_at, day_ranges(days)))
+            .group_by(day, Shipment.status)))
     session.flush()
     return len(days)

@@ -1,4 +1,4 @@
-"""The daily order roll-up: the dashboard's order figures (months, cooperatives, categories) are
+"""The daily order roll-up: the dashboard's order figures (months, cooperatives, categories, shipments) are
 the same read through `order_day_total` / `category_day_total` as summed straight from the orders,
 before and after a roll-up, with today's orders read live and with orders changed after a roll-up
 (cancelled, delivered late) counted at once and summed again by the next run."""
@@ -12,16 +12,17 @@ import pytest
 from sqlmodel import select
 
 from shop.i18n import LOCAL_TZ
-from shop.insight.models import CategoryDayTotal, OrderDayTotal, RollUpMark
+from shop.insight.models import CategoryDayTotal, OrderDayTotal, OrderMonthTotal, RollUpMark, ShipmentDayTotal
 from shop.insight.schemas import MonthRange
 from shop.insight.services import DashboardService, day_start, roll_up_orders
 from shop.orders.models import Order, OrderStatus
 from shop.orders.services import OrderService
+from workers.postal.models import Shipment
 from shop.timeutil import utcnow
 from tests.factories import login
 from tests.shop.test_dashboard import month_start, order, world  # noqa: F401 - the dashboard's known rows
 
-ORDER_TABLES = ("monthly", "cooperatives", "categories")
+TABLES = ("monthly", "cooperatives", "categories", "shipments")
 
 
 def _months() -> MonthRange:
@@ -30,16 +31,17 @@ def _months() -> MonthRange:
 
 def page_figures(session, months: MonthRange) -> dict:
     service = DashboardService(session)
-    return {key: service.table(key, months).rows for key in ORDER_TABLES}
+    return {key: service.table(key, months).rows for key in TABLES}
 
 
 def raw_figures(session, months: MonthRange) -> dict:
     """The same tables from the statements over the raw orders, which never read a roll-up."""
     service = DashboardService(session)
-    orders = service._rows(service.raw_orders_statement(months))
-    return {"monthly": service._monthly_table(months, orders).rows,
-            "cooperatives": service._cooperatives_table(orders).rows,
-            "categories": service._categories_table(service._rows(service.raw_categories_statement(months.period))).rows}
+    raw = service.raw_statements(months)
+    return {"monthly": service._monthly_table(months, service._rows(raw["monthly"])).rows,
+            "cooperatives": service._cooperatives_table(service._rows(raw["cooperatives"])).rows,
+            "categories": service._categories_table(service._rows(raw["categories"])).rows,
+            "shipments": service._shipments_table(service._rows(raw["shipments"])).rows}
 
 
 def _products(session):
@@ -79,6 +81,11 @@ def test_roll_up_gives_the_raw_figures_and_leaves_today_live(app, session, recen
     # The cancelled order of the 7th counts nowhere, but its day is summed (to zero).
     seventh = session.exec(select(OrderDayTotal).where(OrderDayTotal.day == month_start(2).replace(day=7))).one()
     assert (seventh.orders, seventh.delivered, seventh.revenue_vnd) == (0, 0, 0)
+    # The month row is the sum of its days: A's two delivered orders and the cancelled one, two months ago.
+    month = session.exec(select(OrderMonthTotal).where(OrderMonthTotal.month == month_start(2),
+                                                       OrderMonthTotal.cooperative_id == recent["a"].id)).one()
+    assert (month.orders, month.delivered, month.revenue_vnd) == (2, 2, 1_500_000)
+    assert sum(row.shipments for row in session.exec(select(ShipmentDayTotal))) == 6
     fruit = session.exec(select(CategoryDayTotal).where(CategoryDayTotal.category == "fruit")).all()
     assert sorted((row.lines, row.units, row.revenue_vnd) for row in fruit) == [(1, 2, 4_000_000), (1, 2, 8_000_000)]
 
@@ -160,3 +167,25 @@ def test_the_dashboard_page_shows_the_same_figures_before_and_after_the_roll_up(
     # 7 in the last three months, B's order seven months ago, yesterday's and today's.
     assert 'data-figure="orders">10<' in before
     assert shown() == before
+
+
+def test_a_shipment_returned_after_the_roll_up_counts_at_once_and_is_summed_again(app, session, recent):
+    months = _months()
+    shipment = session.exec(select(Shipment).where(Shipment.status == "delivered").order_by(Shipment.id)).first()
+    shipment_day = shipment.created_at.astimezone(LOCAL_TZ).date()
+    with app.test_request_context():
+        roll_up_orders(session)
+        before = dict(page_figures(session, months)["shipments"])
+        # As the postal services record a change: the status and the time of the change.
+        shipment.status, shipment.updated_at = "returned", utcnow()
+        session.flush()
+        changed = page_figures(session, months)
+        assert changed == raw_figures(session, months)
+        shown = dict(changed["shipments"])
+        assert shown["Đã chuyển hoàn"] == before["Đã chuyển hoàn"] + 1
+        assert shown["Đã giao hàng"] == before["Đã giao hàng"] - 1
+        roll_up_orders(session, now=utcnow() + timedelta(hours=1))
+        assert shipment_day not in DashboardService(session).shipment_days(months.period)[0][2]
+        assert page_figures(session, months) == changed
+    rolled = session.exec(select(ShipmentDayTotal).where(ShipmentDayTotal.day == shipment_day)).all()
+    assert [(row.status, row.shipments) for row in rolled] == [("returned", 1)]
