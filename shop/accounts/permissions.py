@@ -27,8 +27,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "alliance:console:read",
             "alliance:tariff:read",
             "alliance:tariff:write",
-            "alliance:audit:read",
             "alliance:work:retry",
+            "alliance:audit:read",
             "trace:batch:recall",
         }
     ),
