@@ -40,9 +40,9 @@ from shop.insight.models import (
     CategoryDayTotal,
     OrderDayTotal,
     OrderMonthTotal,
-    ShipmentDayTotal,
     RollUpMark,
     ScanDayTotal,
+    ShipmentDayTotal,
     SurveyFinding,
 )
 from shop.insight.schemas import (

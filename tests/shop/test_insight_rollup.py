@@ -12,15 +12,21 @@ import pytest
 from sqlmodel import select
 
 from shop.i18n import LOCAL_TZ
-from shop.insight.models import CategoryDayTotal, OrderDayTotal, OrderMonthTotal, RollUpMark, ShipmentDayTotal
+from shop.insight.models import (
+    CategoryDayTotal,
+    OrderDayTotal,
+    OrderMonthTotal,
+    RollUpMark,
+    ShipmentDayTotal,
+)
 from shop.insight.schemas import MonthRange
 from shop.insight.services import DashboardService, day_start, roll_up_orders
 from shop.orders.models import Order, OrderStatus
 from shop.orders.services import OrderService
-from workers.postal.models import Shipment
 from shop.timeutil import utcnow
 from tests.factories import login
 from tests.shop.test_dashboard import month_start, order, world  # noqa: F401 - the dashboard's known rows
+from workers.postal.models import Shipment
 
 TABLES = ("monthly", "cooperatives", "categories", "shipments")
 
@@ -126,7 +132,7 @@ def test_an_order_cancelled_after_its_day_was_rolled_up_is_taken_out_at_once_and
         # An hour later the change is long before the run, so the day is read from its totals alone.
         roll_up_orders(session, now=utcnow() + timedelta(hours=1))
         service = DashboardService(session)
-        rolled, live = service.order_days(months.period)
+        rolled, _live = service.order_days(months.period)
         assert rolled is not None and placed_day not in rolled[2]
         assert page_figures(session, months) == changed
     month = f"{placed_day:%Y-%m}"
