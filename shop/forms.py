@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from pydantic import ValidationError
+from wtforms.validators import Length, NumberRange
 
 from shop.errors import ServiceError
 
@@ -31,3 +33,15 @@ def schema_from_form(schema, form: FlaskForm):
     """Build a pydantic input schema from a submitted form; empty optional fields take defaults."""
     values = {name: form[name].data for name in schema.model_fields if name in form._fields}
     return schema(**{name: value for name, value in values.items() if value is not None})
+
+
+# WTForms' own messages are English only; these say the limits in the reader's language.
+# WTForms fills in %(min)s / %(max)s itself when the field fails.
+def length(*, max: int, min: int = -1) -> Length:
+    if min > 0:
+        return Length(min=min, max=max, message=_l("Enter %(min)d to %(max)d characters."))
+    return Length(max=max, message=_l("Enter at most %(max)d characters."))
+
+
+def number_range(*, min, max, message=None) -> NumberRange:
+    return NumberRange(min=min, max=max, message=message or _l("Enter a number from %(min)s to %(max)s."))

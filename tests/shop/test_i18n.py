@@ -52,3 +52,32 @@ def test_pages_are_vietnamese_by_default_and_english_on_request(client):
 def test_language_toggle_does_not_redirect_off_site(client):
     response = client.get("/lang/en?next=//evil.example/")
     assert response.headers["Location"] == "/"
+
+
+def test_every_form_validator_has_a_translatable_message(app):
+    """WTForms' built-in messages are English only: each validator names its limits in our words."""
+    import importlib
+    import pkgutil
+
+    from flask_wtf import FlaskForm
+    from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Regexp
+
+    import shop
+    import workers
+
+    for package in (shop, workers):
+        for module in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+            if module.name.endswith(".forms") and ".insight" not in module.name:
+                importlib.import_module(module.name)
+    forms, todo = [], list(FlaskForm.__subclasses__())
+    while todo:
+        form = todo.pop()
+        todo.extend(form.__subclasses__())
+        if form.__module__.startswith(("shop.", "workers.")) and ".insight" not in form.__module__:
+            forms.append(form)
+    assert forms
+    missing = [f"{form.__name__}.{name}: {type(v).__name__}"
+               for form in forms for name, field in vars(form).items() if hasattr(field, "kwargs")
+               for v in field.kwargs.get("validators") or []
+               if isinstance(v, (DataRequired, EqualTo, InputRequired, Length, NumberRange, Regexp)) and not v.message]
+    assert missing == []

@@ -140,6 +140,13 @@ def test_bad_accept_input_names_the_field_and_keeps_the_link_usable(app, client,
     assert _accept(visitor, token).status_code == 303
 
 
+def test_too_short_a_name_is_named_in_vietnamese_with_its_limits(app, client, session, coop_admin):
+    _invite(client, "ngan@example.vn")
+    token = _token_of(app, session, session.exec(select(MemberInvitation)).one())
+    page = _accept(app.test_client(), token, display_name="A").get_data(as_text=True)
+    assert "Nhập từ 2 đến 120 ký tự." in page and "Field must be" not in page
+
+
 def test_inviting_again_replaces_the_earlier_link(app, client, session, coop_admin):
     _invite(client, "d@example.vn")
     old = session.exec(select(MemberInvitation)).one()
