@@ -50,6 +50,11 @@ DEFAULTS: dict[str, Any] = {
     "SCAN_BUFFER_SECONDS": 10,
     "ALLIANCE_EMAIL": None,
     "OUTBOX_SWEEP_SECONDS": 30,
+    # Redis hands an unacknowledged task to another worker after this long; task time limits and
+    # retry waits are derived from it (see workers/celery_app.py).
+    "BROKER_VISIBILITY_TIMEOUT": 3600,
+    "TASK_RETRY_MAX_SECONDS": None,  # longest wait between retries; default half the timeout, at most 30 min
+    "OUTBOX_LEASE_SECONDS": None,  # how long a started task may stay unfinished before the sweep re-sends it
     "CELERY_QUEUE": "nongsan",
     # Who prices parcels: "tariff" (the alliance's table) or "http" (a live carrier API at
     # CARRIER_URL, falling back to the table); quotes are cached for QUOTE_CACHE_SECONDS (0: off).

@@ -100,6 +100,9 @@ class LiveStack:
             "SMTP_PORT": str(self.smtp.port),
             "CELERY_QUEUE": f"nongsan-live-{uuid.uuid4().hex[:8]}",
             "OUTBOX_SWEEP_SECONDS": "2",
+            # Each stack counts its own logins: a shared Redis counter would let one journey's
+            # logins rate-limit the next one's.
+            "RATELIMIT_STORAGE_URI": "memory://",
         }
         self.app = create_app({**self.settings, "INSTANCE_PATH": str(self.instance), "SMTP_PORT": self.smtp.port,
                                "OUTBOX_SWEEP_SECONDS": 2, "REDIS_URL": redis or None})

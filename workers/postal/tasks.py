@@ -10,7 +10,7 @@ from workers.postal.services import QuoteService
 
 
 # Read-only and cheap to repeat, so acks_late is safe; the time limit leaves room for the carrier's timeout.
-@shared_task(name="nongsan.postal.quote", acks_late=True, time_limit=30)
+@shared_task(name="nongsan.postal.quote", acks_late=True, time_limit=30, dead_letter=False)
 def quote_parcel(from_province: int, to_province: int, to_ward: int, weight_g: int, cod_amount_vnd: int = 0,
                  length_cm: int = 0, width_cm: int = 0, height_cm: int = 0) -> dict:
     # No session of its own: a quote usually needs no database at all (see workers.postal.quotes),
