@@ -38,7 +38,8 @@ def act_on_dead_letter():
     else:
         failure_id = request.form.get("task_failure_id", type=int)
         action = request.form.get("action", "retry")
-        if failure_id is None or action not in ("retry", "resolve"):
+        # Ids beyond the database's integer are no row at all (and would overflow the query).
+        if failure_id is None or not 0 < failure_id < 2**31 or action not in ("retry", "resolve"):
             abort(400)
         if action == "retry":
             done, message = dead_letters.tasks.retry(failure_id), gettext("Task queued again.")

@@ -119,6 +119,9 @@ def test_retrying_needs_the_permission_and_a_csrf_token(app, client, factory, se
     bad_action = client.post("/alliance/dead-letters", data={"task_failure_id": failure.id, "action": "drop",
                                                              "csrf_token": csrf_token(page)})
     assert bad_action.status_code == 400
+    huge_id = client.post("/alliance/dead-letters", data={"task_failure_id": "9" * 20, "action": "retry",
+                                                          "csrf_token": csrf_token(page)})
+    assert huge_id.status_code == 400
     session.refresh(failure)
     assert failure.status == "open"
     assert not session.exec(select(OutboxMessage).where(OutboxMessage.task_name == PREPARE)).all()
