@@ -16,7 +16,8 @@ def roll_up_scans() -> int:
         return roll_up(session)
 
 
-# Idempotent as well: a second run sums the same days again from the same orders.
+# Idempotent as well: a second run sums the same days again from the same rows. Orders, their lines
+# by category and their shipments, which all change after their day for the same reasons.
 @shared_task(name="nongsan.insight.roll_up_orders", ignore_result=True, acks_late=True, max_retries=0, tracked=True)
 def roll_up_orders() -> int:
     from shop.insight.services import roll_up_orders as roll_up
