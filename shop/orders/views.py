@@ -137,14 +137,19 @@ def quote_json():
         entry["weight"] += row["product"].unit_weight_g * row["quantity"]
         entry["goods"] += row["total"]
     cod = request.args.get("payment", "cod") == "cod"
+    # The cart was only read. End that transaction before waiting for the worker: on SQLite every
+    # transaction holds the write lock, and the worker's own would otherwise wait for this one.
+    get_session().rollback()
     pending = [celery.send_task("nongsan.postal.quote", args=[e["from"], province, ward, e["weight"], e["goods"] if cod else 0])
                for e in per_cooperative.values()]
     try:
         quotes = [result.get(timeout=float(current_app.config.get("QUOTE_WAIT_SECONDS", 3))) for result in pending]
     except Exception:  # noqa: BLE001 - no worker answered in time: the order is still priced at placement
         return jsonify({"error": gettext("The postage is calculated when you place the order."), "field": None}), 503
+    # The itemised parts add up to the total, so the buyer sees what the postage is made of.
+    items = {part: sum(q[f"{part}_vnd"] for q in quotes) for part in ("base_fee", "cod_fee", "surcharge", "vat")}
     return jsonify({"shipping_vnd": sum(q["total_vnd"] for q in quotes), "parcels": len(quotes),
-                    "zones": sorted({q["zone"] for q in quotes})})
+                    "zones": sorted({q["zone"] for q in quotes}), "items_vnd": items})
 
 
 @bp.get("/api/wards/<int:province_code>")

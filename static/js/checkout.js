@@ -6,6 +6,14 @@
   var amount = document.getElementById("quote-amount");
   if (!province || !ward) return;
   function vnd(n) { return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ".") + " ₫"; }
+  var items = document.getElementById("quote-items");
+  // "(by weight 30.000 ₫ · VAT 2.400 ₫)": the labels come translated from the page.
+  function itemised(parts) {
+    var shown = [["base_fee", "baseFee"], ["cod_fee", "codFee"], ["surcharge", "surcharge"], ["vat", "vat"]]
+      .filter(function (p) { return parts[p[0]] > 0; })
+      .map(function (p) { return items.dataset[p[1]] + " " + vnd(parts[p[0]]); });
+    return shown.length ? " (" + shown.join(" · ") + ")" : "";
+  }
   function payment() {
     var chosen = document.querySelector("input[name=payment_method]:checked");
     return chosen ? chosen.value : "cod";
@@ -16,7 +24,10 @@
     fetch("/api/quote?province=" + encodeURIComponent(province.value) + "&ward=" + encodeURIComponent(ward.value) +
           "&payment=" + payment(), { credentials: "same-origin" })
       .then(function (r) { return r.json(); })
-      .then(function (data) { amount.textContent = data.shipping_vnd !== undefined ? vnd(data.shipping_vnd) : data.error; })
+      .then(function (data) {
+        amount.textContent = data.shipping_vnd !== undefined ? vnd(data.shipping_vnd) : data.error;
+        if (items) items.textContent = data.items_vnd ? itemised(data.items_vnd) : "";
+      })
       .catch(function () { amount.textContent = "—"; });
   }
   province.addEventListener("change", function () {

@@ -3,6 +3,7 @@ two-level address chosen from the lists, postage quoted by a real worker → ord
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -54,6 +55,11 @@ def test_buyer_scans_buys_and_follows_the_order(live):
         page.select_option("#ward_code", str(ward_code))
         page.wait_for_function("document.getElementById('quote-amount').textContent.includes('₫')", timeout=30_000)
         quoted = page.inner_text("#quote-amount")
+        # Cash on delivery from Cần Thơ to Hồ Chí Minh City: the parts are named in Vietnamese and add up.
+        parts = page.inner_text("#quote-items")
+        assert "theo khối lượng" in parts and "thu hộ" in parts and "Thuế GTGT" in parts
+        amounts = [int(a.replace(".", "")) for a in re.findall(r"([\d.]+) ₫", parts)]
+        assert sum(amounts) == int(quoted.replace(".", "").replace(" ₫", ""))
         page.fill("#street", "12 Lê Lợi, khu phố 3")
         page.fill("#note", "Gọi trước khi giao")
         page.click("#checkout button[type=submit]")
