@@ -195,3 +195,28 @@ def test_a_shipment_returned_after_the_roll_up_counts_at_once_and_is_summed_agai
         assert page_figures(session, months) == changed
     rolled = session.exec(select(ShipmentDayTotal).where(ShipmentDayTotal.day == shipment_day)).all()
     assert [(row.status, row.shipments) for row in rolled] == [("returned", 1)]
+
+
+def test_a_change_stamped_shortly_before_a_run_keeps_its_day_live(app, session, recent):
+    """A change made while a run was starting may commit after the run has read the orders: its day
+    stays live (read from the orders) until a run begins well after it."""
+    months = _months()
+    placed = session.exec(select(Order).where(Order.status == OrderStatus.PLACED,
+                                              Order.created_at < day_start(month_start(0)))).one()
+    placed_day = placed.created_at.astimezone(LOCAL_TZ).date()
+    with app.test_request_context():
+        roll_up_orders(session, now=utcnow() - timedelta(hours=1))
+        OrderService(session).transition(placed, OrderStatus.CANCELLED, "member:1", "Hết hàng")
+        session.flush()
+        roll_up_orders(session, now=utcnow() + timedelta(minutes=10))
+        assert placed_day in DashboardService(session).order_days(months.period)[0][2]
+        roll_up_orders(session, now=utcnow() + timedelta(minutes=30))
+        assert placed_day not in DashboardService(session).order_days(months.period)[0][2]
+        assert page_figures(session, months) == raw_figures(session, months)
+
+
+def test_the_hourly_beat_runs_the_order_roll_up(app):
+    celery = app.extensions["celery"]
+    entry = celery.conf.beat_schedule["roll-up-orders"]
+    assert entry["task"] == "nongsan.insight.roll_up_orders" and entry["task"] in celery.tasks
+    assert entry["schedule"] <= 3600
