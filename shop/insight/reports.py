@@ -172,7 +172,7 @@ def _monthly_report(session: Session, month: date, top: int) -> bytes:
         ("Lượt quét mã QR", format_number(f["scans"], locale="vi")),
         ("Bưu gửi", format_number(f["shipments"], locale="vi")),
         ("Tiền thu hộ (COD) còn phải thanh toán", format_vnd(f["cod_outstanding_vnd"])),
-        ("Tin nhắn chưa gửi được tới đối tác", format_number(f["dead_letters"], locale="vi")),
+        ("Việc chạy nền thất bại", format_number(f["dead_letters"], locale="vi")),
         ("Lô hàng bị thu hồi", format_number(f["recalls"], locale="vi")),
     ):
         page.line(f"{name}: {value}", 10)

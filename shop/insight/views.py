@@ -86,9 +86,22 @@ def _date_arg(name: str) -> date | None:
     if not text:
         return None
     try:
-        return date.fromisoformat(text)
+        value = date.fromisoformat(text)
     except ValueError:
         raise ServiceError(gettext("Enter a valid date (dd/mm/yyyy)."), field=name) from None
+    return _within_years(value, name)
+
+
+# Periods are computed with a day or a year of margin either side; dates near year 1 or 9999 would
+# overflow Python's calendar, and no figure in the service is that old or that far ahead.
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2100
+
+
+def _within_years(value: date, name: str) -> date:
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise ServiceError(gettext("Choose a date between %(first)d and %(last)d.", first=EARLIEST_YEAR, last=LATEST_YEAR),
+                           field=name)
+    return value
 
 
 def _score_period(service: ClassificationService) -> Period:
@@ -108,9 +121,10 @@ def _month_arg(name: str) -> date | None:
     if not text:
         return None
     try:
-        return datetime.strptime(text, "%Y-%m").date()
+        value = datetime.strptime(text, "%Y-%m").date()
     except ValueError:
         raise ServiceError(gettext("Enter a month as yyyy-mm."), field=name) from None
+    return _within_years(value, name)
 
 
 def _months() -> MonthRange:

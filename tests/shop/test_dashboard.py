@@ -166,6 +166,13 @@ def test_dashboard_period_is_checked(client, world):
     assert bad.status_code == 400 and "yyyy-mm" in bad.get_data(as_text=True)
     assert client.get("/alliance/dashboard?from=2026-05&to=2026-01").status_code == 400
     assert client.get("/alliance/dashboard?from=2020-01&to=2026-01").status_code == 400
+    # Well-formed but out-of-range years are refused, not a 500 from the calendar's edge.
+    for query in ("/alliance/dashboard?to=9999-12", "/alliance/dashboard?to=0001-01", "/alliance/dashboard?from=0001-01",
+                  "/alliance/dashboard/report.pdf?month=9999-12", "/alliance/dashboard/report.pdf?month=0001-01"):
+        assert client.get(query).status_code == 400, query
+    for query in ("to=0001-01-01", "to=9999-12-31", "from=0001-01-01"):
+        far = client.get(f"/alliance/ranking?{query}")
+        assert far.status_code == 400 and "1900" in far.get_data(as_text=True), query
     assert client.get("/alliance/dashboard").status_code == 200
 
 
