@@ -48,6 +48,10 @@ class Order(SQLModel, table=True):
     payment_method: str = Field(default=PaymentMethod.COD, max_length=10)
     goods_total_vnd: int
     shipping_fee_vnd: int | None = None  # the tariff's quote, fixed when the order is placed
+    # Which tariff version priced it and who (tariff / carrier / tariff_fallback), so a fee stays
+    # explainable after the alliance publishes new prices.
+    shipping_tariff_version: int | None = None
+    shipping_quote_source: str | None = Field(default=None, max_length=20)
     weight_g: int
     paid_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # transfer confirmed by the cooperative
     paid_confirmed_by: str | None = Field(default=None, max_length=120)

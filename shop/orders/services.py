@@ -148,6 +148,7 @@ class OrderService:
                 OrderLine(product_id=product.id, batch_id=batch.id, product_name=product.name, lot=batch.lot,
                           quantity=quantity, unit_price_vnd=product.price_vnd, line_total_vnd=line_total)
             )
+        postage = quote_for(cooperative, data, weight, goods_total)
         order = Order(
             reference=new_reference(),
             public_token=secrets.token_urlsafe(24),
@@ -163,7 +164,9 @@ class OrderService:
             payment_method=data.payment_method,
             goods_total_vnd=goods_total,
             weight_g=weight,
-            shipping_fee_vnd=quote_for(cooperative, data, weight, goods_total).total_vnd,
+            shipping_fee_vnd=postage.total_vnd,
+            shipping_tariff_version=postage.tariff_version,
+            shipping_quote_source=postage.source,
         )
         self.session.add(order)
         self.session.flush()

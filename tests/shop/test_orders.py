@@ -154,3 +154,21 @@ def test_illegal_order_transitions_are_refused(app, factory, session):
             service.transition(order, OrderStatus.CONFIRMED, "member:1")
     session.refresh(batch)
     assert batch.stock_units == 20  # cancelling restored the two bags
+
+
+def test_an_order_keeps_the_tariff_version_that_priced_it(app, factory, session):
+    """A later tariff changes neither the fee nor the version an earlier order was charged under."""
+    from tests.workers.test_tariff import _rates
+    from workers.postal.tariff import TariffBook
+
+    cooperative = factory.cooperative()
+    batch = factory.batch(cooperative, factory.product(cooperative))
+    with app.app_context():
+        [first] = OrderService(session).place("checkout-tariff-1", [CartLine(batch_id=batch.id, quantity=1)], _checkout())
+        assert first.shipping_tariff_version == 1 and first.shipping_quote_source == "tariff"
+        fee_before = first.shipping_fee_vnd
+        TariffBook(session).publish(_rates(vat_percent="20"), "VAT twenty per cent", based_on=1)
+        [second] = OrderService(session).place("checkout-tariff-2", [CartLine(batch_id=batch.id, quantity=1)], _checkout())
+    session.refresh(first)
+    assert second.shipping_tariff_version == 2 and second.shipping_fee_vnd > fee_before
+    assert first.shipping_tariff_version == 1 and first.shipping_fee_vnd == fee_before
