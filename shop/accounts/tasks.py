@@ -9,7 +9,7 @@ from flask_babel import force_locale, gettext
 from shop.db import unit_of_work
 from workers.celery_app import retry_policy
 from workers.notifications.services import (
-    Mail, NotificationService, PermanentMailError, TemporaryMailError, configured_mailer, configured_message_adapter,
+    Mail, NotificationService, TemporaryMailError, configured_mailer, configured_message_adapter, send_text_once,
 )
 
 
@@ -19,12 +19,10 @@ from workers.notifications.services import (
 def send_invitation(self, invitation_id: int, sealed_token: str) -> bool:
     """Send the link by e-mail or SMS, once. Nothing is sent for an invitation revoked meanwhile."""
     from cryptography.exceptions import InvalidTag
-    from sqlmodel import select
 
     from shop.accounts.invitations import link_key, open_token
     from shop.accounts.models import InvitationStatus, MemberInvitation
     from shop.cooperatives.models import Cooperative
-    from workers.notifications.models import Notification
 
     with unit_of_work() as session:
         invitation = session.get(MemberInvitation, invitation_id)
@@ -54,16 +52,11 @@ def send_invitation(self, invitation_id: int, sealed_token: str) -> bool:
             except TemporaryMailError as error:
                 raise self.retry(exc=error, countdown=min(30 * 2**self.request.retries, 3600))
         adapter = configured_message_adapter()
-        if adapter is None or session.exec(select(Notification.id).where(Notification.key == key)).first():
+        if adapter is None:
             return False
         try:
-            adapter.send(f"msg_invitation_{invitation_id}", invitation.recipient, text)
-            outcome, error_text = "sent", None
-        except PermanentMailError as error:
-            outcome, error_text = "failed", str(error)[:500]
+            # The record keeps the subject, not the text: the link in it is a live credential.
+            return send_text_once(session, adapter, key=key, message_id=f"msg_invitation_{invitation_id}",
+                                  to=invitation.recipient, text=text, subject=subject)
         except TemporaryMailError as error:
             raise self.retry(exc=error, countdown=min(30 * 2**self.request.retries, 3600))
-        # The subject column records what was sent, minus the link (a live credential).
-        session.add(Notification(key=key, channel="sms", recipient=invitation.recipient, subject=subject[:300],
-                                 status=outcome, error=error_text))
-        return outcome == "sent"

@@ -10,7 +10,7 @@ from shop.cooperatives.models import Cooperative
 from shop.db import unit_of_work
 from workers.celery_app import retry_policy
 from workers.notifications.services import (
-    Mail, NotificationService, PermanentMailError, TemporaryMailError, configured_mailer, configured_message_adapter,
+    Mail, NotificationService, TemporaryMailError, configured_mailer, configured_message_adapter, send_text_once,
 )
 
 KINDS = ("received", "approved", "rejected", "suspended", "reinstated")
@@ -34,10 +34,6 @@ def _subject(kind: str, name: str) -> str:
 def send_application_notice(self, cooperative_id: int, kind: str, notice_id: int | None = None) -> bool:
     """E-mail the cooperative (or, without an address, a short text through the SMS gateway).
     Keyed by the audit entry of the decision, so a re-run sends nothing twice."""
-    from sqlmodel import select
-
-    from workers.notifications.models import Notification
-
     if kind not in KINDS:
         return False
     with unit_of_work() as session:
@@ -58,15 +54,10 @@ def send_application_notice(self, cooperative_id: int, kind: str, notice_id: int
             except TemporaryMailError as error:
                 raise self.retry(exc=error, countdown=min(30 * 2**self.request.retries, 3600))
         adapter = configured_message_adapter()
-        if adapter is None or session.exec(select(Notification.id).where(Notification.key == key)).first():
+        if adapter is None:
             return False
         try:
-            adapter.send(f"msg_application_{cooperative_id}_{kind}_{notice_id}", cooperative.phone, subject + "\n" + text[:500])
-            outcome, error_text = "sent", None
-        except PermanentMailError as error:
-            outcome, error_text = "failed", str(error)[:500]
+            return send_text_once(session, adapter, key=key, message_id=f"msg_application_{cooperative_id}_{kind}_{notice_id}",
+                                  to=cooperative.phone, text=subject + "\n" + text[:500], subject=subject)
         except TemporaryMailError as error:
             raise self.retry(exc=error, countdown=min(30 * 2**self.request.retries, 3600))
-        session.add(Notification(key=key, channel="sms", recipient=cooperative.phone, subject=subject[:300],
-                                 status=outcome, error=error_text))
-        return outcome == "sent"

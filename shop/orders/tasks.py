@@ -6,7 +6,6 @@ import logging
 
 from celery import shared_task
 from flask import current_app, render_template
-from sqlmodel import select
 from flask_babel import force_locale, gettext
 
 from shop import address
@@ -15,7 +14,9 @@ from shop.db import unit_of_work
 from shop.orders.models import Order
 from shop.orders.services import OrderService
 from workers.celery_app import retry_policy
-from workers.notifications.services import Mail, NotificationService, TemporaryMailError, configured_mailer
+from workers.notifications.services import (
+    Mail, NotificationService, TemporaryMailError, configured_mailer, configured_message_adapter, send_text_once,
+)
 from workers.postal.schemas import Parcel, ShipmentRequest
 from workers.postal.services import QuoteService, ShipmentService
 
@@ -169,9 +170,6 @@ def send_buyer_update(self, order_id: int, status: str) -> bool:
     """Tell the buyer their order was confirmed, handed to the post, delivered or cancelled."""
     from shop.labels import status_label
 
-    from workers.notifications.models import Notification
-    from workers.notifications.services import PermanentMailError, configured_message_adapter
-
     with unit_of_work() as session:
         order = session.get(Order, order_id)
         if order is None:
@@ -181,22 +179,16 @@ def send_buyer_update(self, order_id: int, status: str) -> bool:
         if not order.buyer_email:
             # No e-mail: a short text through the SMS/Zalo gateway, when one is configured.
             adapter = configured_message_adapter()
-            key = f"buyer-sms:{order_id}:{status}"
-            if adapter is None or session.exec(select(Notification.id).where(Notification.key == key)).first():
+            if adapter is None:
                 return False
             with force_locale("vi"):
                 text = gettext("nongsan: order %(reference)s %(status)s. %(url)s", reference=order.reference,
                                status=status_label(status), url=f"{base}/orders/{order.public_token}")
             try:
-                adapter.send(f"msg_{order_id}_{status}", order.buyer_phone, text)
-                outcome, error_text = "sent", None
-            except PermanentMailError as error:
-                outcome, error_text = "failed", str(error)
+                return send_text_once(session, adapter, key=f"buyer-sms:{order_id}:{status}", message_id=f"msg_{order_id}_{status}",
+                                      to=order.buyer_phone, text=text, subject=text)
             except TemporaryMailError as error:
                 raise self.retry(exc=error, countdown=min(30 * 2**self.request.retries, 3600))
-            session.add(Notification(key=key, channel="sms", recipient=order.buyer_phone, subject=text[:300],
-                                     status=outcome, error=error_text))
-            return outcome == "sent"
         with force_locale("vi"):
             label = status_label(status)
             context = dict(order=order, cooperative=cooperative, status_text=label, base_url=base,

@@ -363,3 +363,32 @@ def test_apply_approve_list_invite_accept_over_http_with_mail(live):
     audit = alliance.get("/audit").text
     for action in ("cooperative.apply", "cooperative.approve", "invitation.create", "invitation.accept"):
         assert action in audit
+
+
+def test_an_sms_invitation_goes_once_through_the_signed_gateway_and_its_link_is_not_kept(app, client, session, coop_admin):
+    import json
+
+    from shop.accounts.tasks import send_invitation
+    from tests.workers.test_webhook_delivery import Receiver
+    from workers import webhooks
+    from workers.notifications.models import Notification
+
+    gateway = Receiver()
+    try:
+        secret = webhooks.new_secret()
+        app.config.update(MESSAGE_WEBHOOK_URL=gateway.url, MESSAGE_WEBHOOK_SECRETS=secret)
+        assert _invite(client, "0912 345 678").status_code == 303
+        invitation = session.exec(select(MemberInvitation)).one()
+        message = session.exec(select(OutboxMessage).where(OutboxMessage.task_name == "nongsan.accounts.send_invitation")).one()
+        with app.app_context():
+            assert send_invitation.run(**message.kwargs) is True
+            assert send_invitation.run(**message.kwargs) is False  # a re-run sends nothing twice
+        [(headers, body)] = gateway.requests
+        webhooks.verify([secret], headers, body)
+        sent = json.loads(body)
+        link = f"/invite/{_token_of(app, session, invitation)}"
+        assert sent["to"] == "0912345678" and link in sent["text"]
+        record = session.exec(select(Notification).where(Notification.channel == "sms")).one()
+        assert record.status == "sent" and "/invite/" not in record.subject
+    finally:
+        gateway.close()

@@ -143,6 +143,27 @@ class NotificationService:
         return status == "sent"
 
 
+def send_text_once(session, adapter: MessageAdapter, *, key: str, message_id: str, to: str, text: str,
+                   subject: str) -> bool:
+    """One SMS/Zalo text per business key, recorded like a mail. Temporary errors propagate (the
+    task retries them); a permanent refusal is recorded as failed. `subject` is what the record
+    keeps of the text: callers leave out anything secret, such as an invitation link."""
+    from sqlmodel import select
+
+    from workers.notifications.models import Notification
+
+    if session.exec(select(Notification.id).where(Notification.key == key)).first():
+        return False
+    try:
+        adapter.send(message_id, to, text)
+        status, error = "sent", None
+    except PermanentMailError as failure:
+        status, error = "failed", str(failure)[:500]
+    session.add(Notification(key=key, channel="sms", recipient=to, subject=subject[:300], status=status, error=error))
+    session.flush()
+    return status == "sent"
+
+
 class MessageAdapter:
     """SMS or Zalo through a generic outgoing webhook: nongsan POSTs {"to", "text"} signed the
     Standard Webhooks way to the URL in NONGSAN_MESSAGE_WEBHOOK_URL; a gateway the alliance runs
