@@ -1,5 +1,4 @@
-// Fill the commune/ward list when a province is chosen (the no-JS fallback reloads the page), and
-// ask for the postage once a commune is known.
+// Ask for the postage once a commune is known (wards.js fills the commune list).
 (function () {
   var province = document.getElementById("province_code");
   var ward = document.getElementById("ward_code");
@@ -30,20 +29,6 @@
       })
       .catch(function () { amount.textContent = "—"; });
   }
-  province.addEventListener("change", function () {
-    ward.innerHTML = "<option value=\"0\">—</option>";
-    if (province.value === "0") return;
-    fetch("/api/wards/" + encodeURIComponent(province.value))
-      .then(function (r) { return r.ok ? r.json() : []; })
-      .then(function (list) {
-        list.forEach(function (w) {
-          var option = document.createElement("option");
-          option.value = w.code;
-          option.textContent = w.name;
-          ward.appendChild(option);
-        });
-      });
-  });
   ward.addEventListener("change", quote);
   document.querySelectorAll("input[name=payment_method]").forEach(function (r) { r.addEventListener("change", quote); });
   quote();

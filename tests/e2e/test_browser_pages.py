@@ -87,3 +87,18 @@ def test_label_sheet_progress_reaches_100_and_the_pdf_downloads(live):
         assert len(pdf.pages) == 10  # 400 labels, 40 a page
         assert f"(01){gtin}(10)HT-2611(21)000001" in pdf.pages[0].extract_text()
         assert clerk.hosts() == {"127.0.0.1"}
+
+
+def test_application_form_lists_the_communes_of_the_chosen_province(live):
+    """The shared province → commune picker (wards.js) on the cooperative application form."""
+    from shop import address
+
+    with chromium() as browser:
+        visitor = RecordingPage(browser, locale="vi-VN")
+        page = visitor.page
+        page.goto(f"{live.base_url}/apply")
+        page.select_option("#province_code", "92")
+        page.wait_for_function("document.querySelectorAll('#ward_code option').length > 10")
+        shown = page.eval_on_selector_all("#ward_code option", "options => options.map(o => o.textContent)")
+        assert set(shown[1:]) == {name for _code, name in address.wards(92)}
+        assert visitor.errors == []
