@@ -299,13 +299,14 @@ def _period() -> tuple:
 
 
 def _cod_response(report, template_args: dict):
-    from flask import Response
+    from shop.exports import table_response
+    from workers.postal.reconciliation import flag_label
 
-    if request.args.get("format") == "csv":
-        response = Response("\ufeff" + report.csv(), mimetype="text/csv")  # BOM: spreadsheets read UTF-8
-        response.headers["Content-Disposition"] = f'attachment; filename="cod-{report.start}-{report.end}.csv"'
-        return response
-    return render_template("orders/cod.html", report=report, **template_args)
+    export = request.args.get("format")
+    if export in ("csv", "xlsx"):
+        header, rows = report.table()
+        return table_response(export, f"cod-{report.start}-{report.end}", header, rows, sheet_title="COD")
+    return render_template("orders/cod.html", report=report, flag_label=flag_label, **template_args)
 
 
 @bp.get("/htx/cod")

@@ -1,3 +1,5 @@
+import io
+
 import pytest
 from sqlmodel import select
 
@@ -97,8 +99,14 @@ def test_cod_reconciliation_flags_differences_for_the_cooperative_and_the_allian
     login(client, "codclerk")
     page = client.get("/htx/cod").get_data(as_text=True)
     assert code in page and 'data-flags="collected_differs not_remitted"' in page
+    assert "Tiền thu hộ khác số phải thu" in page  # the flag is named, not shown as its code
     csv_text = client.get("/htx/cod?format=csv").get_data(as_text=True)
-    assert code in csv_text and "collected_differs" in csv_text
+    assert code in csv_text and "Tiền thu hộ khác số phải thu" in csv_text
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(client.get("/htx/cod?format=xlsx").data)).active
+    row = next(r for r in sheet.iter_rows(values_only=True) if r[0] == code)
+    assert row[3] == shipment.cod_amount_vnd and row[4] == shipment.cod_amount_vnd - 10_000
     assert client.get("/htx/cod?from=2026-13-01").status_code == 400
     admin = app.test_client()
     login(admin, "codadmin")

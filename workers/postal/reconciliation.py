@@ -3,15 +3,26 @@ courier collected and what the post office paid the cooperative; every differenc
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+from flask_babel import gettext, lazy_gettext as _l
 from sqlmodel import Session, select
 
 from traceability.events import LOCAL_TZ
 from workers.postal.models import Shipment, ShipmentStatus, ShipmentStatusChange
+
+
+FLAG_LABELS = {
+    "not_collected": _l("Delivered but no cash collected"),
+    "collected_differs": _l("Cash collected differs from what was owed"),
+    "not_remitted": _l("Collected but not paid to the cooperative"),
+    "remitted_differs": _l("Paid to the cooperative differs from what was collected"),
+}
+
+
+def flag_label(flag: str) -> str:
+    return str(FLAG_LABELS.get(flag, flag))
 
 
 @dataclass
@@ -41,15 +52,13 @@ class CodReport:
             "flagged": sum(1 for l in self.lines if l.flags),
         }
 
-    def csv(self) -> str:
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(["shipment", "order", "delivered", "expected_vnd", "collected_vnd", "remitted_vnd", "flags"])
-        for l in self.lines:
-            writer.writerow([l.code, l.order, l.delivered_at.astimezone(LOCAL_TZ).strftime("%d/%m/%Y"), l.expected_vnd,
-                             l.collected_vnd if l.collected_vnd is not None else "", l.remitted_vnd if l.remitted_vnd is not None else "",
-                             " ".join(l.flags)])
-        return out.getvalue()
+    def table(self) -> tuple[list[str], list[list]]:
+        """The report as a spreadsheet: header and rows, amounts as whole VND numbers."""
+        header = [gettext("Shipment"), gettext("Order"), gettext("Delivered"), gettext("Owed (VND)"),
+                  gettext("Collected (VND)"), gettext("Remitted (VND)"), gettext("Differences")]
+        rows = [[line.code, line.order, line.delivered_at, line.expected_vnd, line.collected_vnd, line.remitted_vnd,
+                 "; ".join(flag_label(flag) for flag in line.flags)] for line in self.lines]
+        return header, rows
 
 
 def cod_report(session: Session, start: date, end: date, cooperative_id: int | None = None) -> CodReport:
