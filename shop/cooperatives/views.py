@@ -117,6 +117,24 @@ def alliance_home():
                            waiting=len(service.pending_applications()))
 
 
+@bp.get("/alliance/cooperatives.<any(csv, xlsx):fmt>")
+@requires("alliance:console:read")
+def export_cooperatives(fmt: str):
+    """The console's list of cooperatives as a spreadsheet."""
+    from shop import address
+    from shop.exports import table_response
+    from shop.labels import status_label
+    from shop.registry.schemas import kind_label
+
+    session = get_session()
+    header = [gettext("Name"), gettext("Type"), gettext("Registration no."), gettext("Province / city"),
+              gettext("Commune / ward"), gettext("Phone"), gettext("E-mail"), gettext("Status"), gettext("Applied")]
+    rows = [[c.name, kind_label(c.kind), c.registration_no, address.province_name(c.province_code),
+             address.ward_name(c.ward_code), c.phone, c.email, status_label(c.status), c.created_at]
+            for c in CooperativeService(session, key_service(session)).all()]
+    return table_response(fmt, "hop-tac-xa", header, rows, sheet_title=gettext("Cooperatives"))
+
+
 @bp.get("/alliance/cooperatives/<int:cooperative_id>")
 @requires("alliance:cooperative:read")
 def cooperative_detail(cooperative_id: int):

@@ -223,3 +223,20 @@ def test_registry_only_entries_stay_off_the_platform_list(admin, factory, sessio
     assert applied.name in home
     assert "Tổ hợp tác Chỉ Có Trong Sổ" not in home
     assert "Tổ hợp tác Chỉ Có Trong Sổ" in admin.get("/alliance/registry/").get_data(as_text=True)
+
+
+def test_the_consoles_cooperative_list_downloads_as_csv_and_xlsx(admin, factory, session, app):
+    applied = factory.cooperative(name="HTX Xuất Bảng Tính")
+    session.commit()
+    text = admin.get("/alliance/cooperatives.csv").get_data(as_text=True)
+    assert text.startswith("\ufeff") and "HTX Xuất Bảng Tính" in text and applied.registration_no in text
+    assert "Đã duyệt" in text  # the status in words
+    sheet = load_workbook(io.BytesIO(admin.get("/alliance/cooperatives.xlsx").data)).active
+    names = [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert "HTX Xuất Bảng Tính" in names
+    assert admin.get("/alliance/cooperatives.pdf").status_code == 404
+    member = app.test_client()
+    factory.user(Role.MEMBER, cooperative_id=applied.id, username="xuatbang")
+    session.commit()
+    login(member, "xuatbang")
+    assert member.get("/alliance/cooperatives.csv").status_code == 403
