@@ -43,5 +43,5 @@ def length(*, max: int, min: int = -1) -> Length:
     return Length(max=max, message=_l("Enter at most %(max)d characters."))
 
 
-def number_range(*, min, max, message=None) -> NumberRange:
-    return NumberRange(min=min, max=max, message=message or _l("Enter a number from %(min)s to %(max)s."))
+def number_range(*, min, max) -> NumberRange:
+    return NumberRange(min=min, max=max, message=_l("Enter a number from %(min)s to %(max)s."))

@@ -1,14 +1,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import (
-    DateField,
-    DecimalField,
-    IntegerField,
-    SelectField,
-    StringField,
-    TextAreaField,
-)
-from wtforms.validators import DataRequired, InputRequired, Optional
+from wtforms import DateField, DecimalField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional
 
 from shop.catalog.models import Category, SaleUnit
 from shop.forms import length, number_range
@@ -36,11 +29,11 @@ class ProductForm(FlaskForm):
     sale_unit = SelectField(_l("Sale unit"), choices=[(u.value, l) for u, l in SALE_UNIT_LABELS.items()])
     unit_weight_g = IntegerField(
         _l("Weight of one sale unit (grams)"),
-        validators=[InputRequired(_l("Enter the weight in grams.")), number_range(min=1, max=50_000, message=_l("Between 1 g and 50 kg."))],
+        validators=[InputRequired(_l("Enter the weight in grams.")), NumberRange(min=1, max=50_000, message=_l("Between 1 g and 50 kg."))],
     )
     price_vnd = IntegerField(
         _l("Price per sale unit (VND)"),
-        validators=[InputRequired(_l("Enter the price in dong.")), number_range(min=1, max=100_000_000, message=_l("Between 1 ₫ and 100.000.000 ₫."))],
+        validators=[InputRequired(_l("Enter the price in dong.")), NumberRange(min=1, max=100_000_000, message=_l("Between 1 ₫ and 100.000.000 ₫."))],
     )
 
 
@@ -53,7 +46,7 @@ class BatchForm(FlaskForm):
     quantity_kg = DecimalField(
         _l("Harvested quantity (kg)"),
         places=3,
-        validators=[InputRequired(_l("Enter the quantity in kg.")), number_range(min=0.001, max=1_000_000, message=_l("Between 0.001 and 1,000,000 kg."))],
+        validators=[InputRequired(_l("Enter the quantity in kg.")), NumberRange(min=0.001, max=1_000_000, message=_l("Between 0.001 and 1,000,000 kg."))],
     )
 
 

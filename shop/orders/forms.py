@@ -1,14 +1,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import (
-    HiddenField,
-    IntegerField,
-    RadioField,
-    SelectField,
-    StringField,
-    TextAreaField,
-)
-from wtforms.validators import DataRequired, InputRequired, Optional
+from wtforms import HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional
 
 from shop import address
 from shop.forms import length, number_range
@@ -18,7 +11,7 @@ class AddToCartForm(FlaskForm):
     batch_id = IntegerField(validators=[InputRequired(_l("Choose a batch.")), number_range(min=1, max=2**31 - 1)])
     quantity = IntegerField(
         _l("Quantity"), default=1,
-        validators=[InputRequired(_l("Enter a quantity.")), number_range(min=1, max=1000, message=_l("Between 1 and 1000."))],
+        validators=[InputRequired(_l("Enter a quantity.")), NumberRange(min=1, max=1000, message=_l("Between 1 and 1000."))],
     )
 
 
