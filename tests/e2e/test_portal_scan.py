@@ -62,6 +62,11 @@ def _status(live, code: str) -> str:
         return session.exec(select(Shipment.status).where(Shipment.code == code)).one()
 
 
+def _cod_due(live, code: str) -> int:
+    with live.app.app_context(), unit_of_work() as session:
+        return session.exec(select(Shipment.cod_amount_vnd).where(Shipment.code == code)).one()
+
+
 def _log_in(page, base_url: str) -> None:
     page.goto(f"{base_url}/login")
     page.fill("#username", "quay1")
@@ -121,8 +126,16 @@ def test_counter_staff_scan_labels_and_shipments_move(live):
         page.fill("#scan-amount", "385.000")
         page.press("#scan-amount", "Enter")  # Enter after the amount moves on to the code
         assert page.evaluate("document.activeElement.id") == "scan-code"
+        # Not what the shipment asks for: refused, naming the sum due, until the clerk confirms it.
+        assert _scan(page, first) == "invalid"
+        due = _cod_due(live, first)
+        assert f"{due:,}".replace(",", ".") + " ₫" in page.inner_text("#scan-result")
+        page.fill("#scan-amount", "385.000")
+        page.check("#scan-amount-confirmed")
+        page.focus("#scan-code")
         assert _scan(page, first) == "updated"
         assert "385.000 ₫" in page.inner_text("#scan-result")
+        assert not page.is_checked("#scan-amount-confirmed")  # confirmed for that one parcel only
 
         # A burst: the scanner fires the next label before the last answer is back; both are applied in order.
         page.select_option("#scan-status", "out_for_delivery")
@@ -130,14 +143,14 @@ def test_counter_staff_scan_labels_and_shipments_move(live):
         page.keyboard.press("Enter")
         page.keyboard.type(second)
         page.keyboard.press("Enter")
-        page.wait_for_function("document.querySelectorAll('#scan-log li').length >= 9")
+        page.wait_for_function("document.querySelectorAll('#scan-log li').length >= 10")
         outcomes = page.eval_on_selector_all("#scan-log li", "items => items.slice(0, 2).map(i => i.dataset.outcome)")
         assert outcomes == ["already", "updated"]  # newest first
         assert _status(live, second) == "out_for_delivery"
 
         assert page.inner_text("#tally-ok") == "5" and page.inner_text("#tally-same") == "2"
-        assert page.inner_text("#tally-bad") == "2"
-        assert page.locator("#scan-log li").count() == 9
+        assert page.inner_text("#tally-bad") == "3"
+        assert page.locator("#scan-log li").count() == 10
         assert counter.hosts() == {"127.0.0.1"} and counter.errors == []
         counter.close()
 
