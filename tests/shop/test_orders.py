@@ -167,7 +167,11 @@ def test_an_order_keeps_the_tariff_version_that_priced_it(app, factory, session)
         [first] = OrderService(session).place("checkout-tariff-1", [CartLine(batch_id=batch.id, quantity=1)], _checkout())
         assert first.shipping_tariff_version == 1 and first.shipping_quote_source == "tariff"
         fee_before = first.shipping_fee_vnd
+        from shop.db import run_committed_callbacks
+
         TariffBook(session).publish(_rates(vat_percent="20"), "VAT twenty per cent", based_on=1)
+        session.commit()
+        run_committed_callbacks(session)  # what the request boundary does: the quote cache moves on
         [second] = OrderService(session).place("checkout-tariff-2", [CartLine(batch_id=batch.id, quantity=1)], _checkout())
     session.refresh(first)
     assert second.shipping_tariff_version == 2 and second.shipping_fee_vnd > fee_before
