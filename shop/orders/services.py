@@ -16,6 +16,7 @@ from shop.catalog.models import Batch, Product
 from shop.catalog.services import PublicCatalog
 from shop.cooperatives.models import Cooperative
 from shop.errors import Conflict, NotFound, ServiceError
+from shop.labels import status_label
 from shop.orders.models import Order, OrderLine, OrderStatus, OrderStatusChange, PaymentMethod
 from shop.orders.schemas import CartLine, CheckoutData
 from workers import outbox
@@ -216,7 +217,8 @@ class OrderService:
             return False
         if target not in TRANSITIONS[order.status]:
             raise ServiceError(
-                gettext("An order cannot go from %(old)s to %(new)s.", old=order.status, new=target), field="status", status=409
+                gettext("An order cannot go from %(old)s to %(new)s.", old=status_label(order.status), new=status_label(target)),
+                field="status", status=409
             )
         previous = order.status
         order.status = target
