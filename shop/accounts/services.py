@@ -61,6 +61,7 @@ class AccountService:
         cooperative_id: int | None = None,
         partner_id: int | None = None,
         email: str | None = None,
+        is_coop_admin: bool = False,
     ) -> User:
         username = username.strip().lower()
         if not username:
@@ -84,6 +85,7 @@ class AccountService:
             cooperative_id=cooperative_id if role == Role.MEMBER else None,
             partner_id=partner_id if role == Role.PARTNER else None,
             email=email,
+            is_coop_admin=is_coop_admin and role == Role.MEMBER,
         )
         self.session.add(user)
         self.session.flush()
