@@ -55,7 +55,7 @@ def upgrade() -> None:
     from datetime import datetime, timezone
 
     op.bulk_insert(tariff_version, [{
-        "version": 1, "rates": FIRST_RATES, "note": "First tariff", "created_by": "system",
+        "version": 1, "rates": FIRST_RATES, "note": "Biểu giá cước ban đầu", "created_by": "system",
         "created_at": datetime(2026, 1, 1, tzinfo=timezone.utc),
     }])
 

@@ -175,7 +175,7 @@ class TariffBook:
     def _seed(self) -> TariffVersion:
         """Version 1 from DEFAULT_TARIFF, for a database whose table is empty (the migration
         normally wrote it); a concurrent seeder winning is fine."""
-        row = TariffVersion(version=1, rates=default_tariff().rates.model_dump(mode="json"), note="First tariff")
+        row = TariffVersion(version=1, rates=default_tariff().rates.model_dump(mode="json"), note="Biểu giá cước ban đầu")  # data, in the alliance's language
         try:
             with self.session.begin_nested():
                 self.session.add(row)
