@@ -118,3 +118,32 @@ def test_pick_up_and_delivery_are_signed_into_the_batch_record_by_the_post_offic
     assert "#" in records[-1].issuer_kid and ":partner:" in records[-1].issuer_kid
     verification = client.get(f"/api/verify/01/{product.gtin}/10/{line.lot}").get_json()
     assert verification["verified"] is True, verification["failures"]
+
+
+def test_a_late_update_never_moves_a_shipment_back_past_what_another_transaction_committed(app, factory, session):
+    """One request has read the shipment (picked up); another commits "delivered"; the first then
+    applies a late "in_transit". The lock re-reads the row, so the late update changes nothing."""
+    from shop.db import db
+    from workers.postal.models import ShipmentStatusChange
+
+    cooperative = factory.cooperative()
+    factory.partner()
+    batch = factory.batch(cooperative, factory.product(cooperative))
+    with app.app_context():
+        order = OrderService(session).place("late-update-1", [CartLine(batch_id=batch.id, quantity=1)], _checkout())[0]
+        code = prepare_shipment.run(order.id)
+        first = ShipmentService(session)
+        partner_id = first.session.exec(select(Shipment.partner_id).where(Shipment.code == code)).one()
+        first.update_status(partner_id, code, "picked_up", actor="test")
+        held = first.get_for_partner(partner_id, code)  # this request keeps its copy (picked up)
+        assert held.status == ShipmentStatus.PICKED_UP
+        other = db.new_session()
+        ShipmentService(other).apply_partner_update(partner_id, code, "u-delivered", "delivered", None, actor="other")
+        other.commit()
+        other.close()
+        shipment, applied = first.apply_partner_update(partner_id, code, "u-late", "in_transit", None, actor="late")
+        session.flush()
+    assert applied is False and shipment.status == ShipmentStatus.DELIVERED and held is shipment
+    steps = session.exec(select(ShipmentStatusChange.to_status).where(ShipmentStatusChange.shipment_id == shipment.id)
+                         .order_by(ShipmentStatusChange.id)).all()
+    assert steps[-1] == ShipmentStatus.DELIVERED and ShipmentStatus.IN_TRANSIT not in steps

@@ -189,10 +189,14 @@ class ShipmentService:
             query = query.where(Shipment.status == status)
         return list(self.session.exec(query.order_by(Shipment.created_at.desc())))  # type: ignore[attr-defined]
 
-    def get_for_partner(self, partner_id: int, code: str) -> Shipment:
-        shipment = self.session.exec(
-            select(Shipment).where(Shipment.code == code.strip().upper(), Shipment.partner_id == partner_id)
-        ).first()
+    def get_for_partner(self, partner_id: int, code: str, *, lock: bool = False) -> Shipment:
+        """The partner's shipment. With `lock`, the row is locked for this transaction and read
+        afresh from the database: updates of one shipment then run one after the other, each
+        seeing the status the previous one committed, never a copy this session read earlier."""
+        query = select(Shipment).where(Shipment.code == code.strip().upper(), Shipment.partner_id == partner_id)
+        if lock:
+            query = query.with_for_update().execution_options(populate_existing=True)
+        shipment = self.session.exec(query).first()
         if shipment is None:
             raise NotFound(gettext("Unknown shipment code."), field="code")
         return shipment
@@ -236,33 +240,41 @@ class ShipmentService:
 
         if not update_id or len(update_id) > 80:
             raise ServiceError(gettext("Give each update an id (at most 80 characters)."), field="id")
-        known = self.session.exec(select(PartnerUpdate).where(PartnerUpdate.partner_id == partner_id,
-                                                              PartnerUpdate.update_id == update_id)).first()
-        shipment = self.get_for_partner(partner_id, code)
-        if known is not None:
-            return shipment, False
-        applied = False
         if status in self.COD_EVENTS:
             if amount_vnd is None or isinstance(amount_vnd, bool) or not isinstance(amount_vnd, int) or amount_vnd < 0:
                 raise ServiceError(gettext("COD updates need amount_vnd, a whole number of dong."), field="amount_vnd")
-            now = utcnow()
-            if status == "cod_collected" and shipment.cod_collected_at is None:
-                shipment.cod_collected_vnd, shipment.cod_collected_at, applied = amount_vnd, now, True
-            elif status == "cod_remitted" and shipment.cod_remitted_at is None:
-                shipment.cod_remitted_vnd, shipment.cod_remitted_at, applied = amount_vnd, now, True
+            target = None
         else:
             try:
                 target = ShipmentStatus(status)
             except ValueError as error:
                 raise ServiceError(gettext("Unknown shipment status."), field="status") from error
-            if target in _reachable(shipment.status):
-                _shipment, applied = self._walk_to(partner_id, shipment, target, actor)
+        # Lock first, then look for the update id: a duplicate sent while the first copy is still
+        # being applied waits here and then finds it.
+        shipment = self.get_for_partner(partner_id, code, lock=True)
+        known = self.session.exec(select(PartnerUpdate).where(PartnerUpdate.partner_id == partner_id,
+                                                              PartnerUpdate.update_id == update_id)).first()
+        if known is not None:
+            return shipment, False
+        # The update id is claimed before anything changes, so a clash (the same id reused for
+        # another shipment at the same moment) changes nothing.
+        record = PartnerUpdate(partner_id=partner_id, update_id=update_id, shipment_code=shipment.code, status=status,
+                               applied=False)
         try:
             with self.session.begin_nested():
-                self.session.add(PartnerUpdate(partner_id=partner_id, update_id=update_id, shipment_code=shipment.code,
-                                               status=status, applied=applied))
+                self.session.add(record)
         except _IntegrityError:
-            return shipment, False  # the same update arrived twice at once
+            return shipment, False
+        applied = False
+        if target is None:
+            now = utcnow()
+            if status == "cod_collected" and shipment.cod_collected_at is None:
+                shipment.cod_collected_vnd, shipment.cod_collected_at, applied = amount_vnd, now, True
+            elif status == "cod_remitted" and shipment.cod_remitted_at is None:
+                shipment.cod_remitted_vnd, shipment.cod_remitted_at, applied = amount_vnd, now, True
+        elif target in _reachable(shipment.status):
+            _shipment, applied = self._walk_to(partner_id, shipment, target, actor)
+        record.applied = applied
         self.session.flush()
         return shipment, applied
 
@@ -279,13 +291,7 @@ class ShipmentService:
             target = ShipmentStatus(new_status)
         except ValueError as error:
             raise ServiceError(gettext("Unknown shipment status."), field="status") from error
-        shipment = self.session.exec(
-            select(Shipment)
-            .where(Shipment.code == code.strip().upper(), Shipment.partner_id == partner_id)
-            .with_for_update()
-        ).first()
-        if shipment is None:
-            raise NotFound(gettext("Unknown shipment code."), field="code")
+        shipment = self.get_for_partner(partner_id, code, lock=True)
         if shipment.status == target:
             return shipment, False
         if target not in NEXT_STATUSES[shipment.status]:
