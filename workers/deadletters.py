@@ -106,12 +106,19 @@ class TaskFailures:
         from shop.audit.services import AuditLog
         from workers import outbox
 
-        row = self.session.get(TaskFailure, failure_id)
-        if row is None or row.status == DeadLetterStatus.RESOLVED:
+        # Only an open row is sent again, and the row is claimed by one conditional UPDATE: a
+        # double click, a stale page or two people at once queue the work once. A retried run
+        # that fails again reopens the row (task_failed), and the button comes back.
+        claimed = self.session.execute(
+            update(TaskFailure).where(TaskFailure.id == failure_id, TaskFailure.status == DeadLetterStatus.OPEN)
+            .values(status=DeadLetterStatus.RETRIED, retried_at=utcnow())
+        )
+        if claimed.rowcount != 1:
             return None
-        before = {"status": row.status}
+        row = self.session.exec(select(TaskFailure).where(TaskFailure.id == failure_id)
+                                .execution_options(populate_existing=True)).one()
+        before = {"status": DeadLetterStatus.OPEN}
         message = outbox.enqueue(self.session, row.task_name, **row.kwargs)
-        row.status, row.retried_at = DeadLetterStatus.RETRIED, utcnow()
         AuditLog(self.session).record("task.retry", "task_failure", row.id, before=before,
                                       after={"status": row.status, "task": row.task_name, "kwargs": row.kwargs,
                                              "task_id": message.id})

@@ -217,3 +217,14 @@ def test_delivery_whose_task_ran_out_of_retries_is_marked_failed_for_the_allianc
     session.refresh(item)
     assert item.status == "failed" and item.last_error == "HTTP 503"
     assert deadletters.open_count(session) == 1
+
+
+def test_a_row_already_sent_again_is_not_sent_a_second_time(app, session):
+    """Two clicks (or two people) on Retry queue the work once; the row reopens only if it fails again."""
+    with app.test_request_context():
+        failures = TaskFailures(session)
+        row = failures.record(PREPARE, "r-twice", {"order_id": 7}, "boom")
+        assert failures.retry(row.id) is not None
+        assert failures.retry(row.id) is None
+    messages = session.exec(select(OutboxMessage).where(OutboxMessage.task_name == PREPARE)).all()
+    assert len(messages) == 1

@@ -12,6 +12,7 @@ import random
 from datetime import timedelta
 
 import httpx
+from sqlalchemy import update
 from sqlmodel import Session, select
 
 from shop.timeutil import utcnow
@@ -103,9 +104,12 @@ class WebhookDeliveries:
 
     def retry(self, delivery_id: str) -> WebhookDelivery | None:
         """A person asks for another round (alliance console): back to pending, clock restarted."""
-        delivery = self.session.get(WebhookDelivery, delivery_id)
-        if delivery is None or delivery.status != "failed":
+        # Claimed by one conditional UPDATE, so two clicks at once queue one delivery round.
+        claimed = self.session.execute(
+            update(WebhookDelivery).where(WebhookDelivery.id == delivery_id, WebhookDelivery.status == "failed")
+            .values(status="pending", created_at=utcnow(), last_error=None)
+        )
+        if claimed.rowcount != 1:
             return None
-        delivery.status, delivery.created_at, delivery.last_error = "pending", utcnow(), None
-        self.session.flush()
-        return delivery
+        return self.session.exec(select(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
+                                 .execution_options(populate_existing=True)).one()
