@@ -281,4 +281,4 @@ def resend_stalled(tracked: dict[str, bool], lease: timedelta, limit: int = 200)
         session.close()
     for message_id, task_name, _ in again:
         log.warning("outbox: %s (%s) was sent but never finished; sending it again", task_name, message_id)
-    return outbox.relay(again) if again else 0
+    return outbox.relay(again, claim=False) if again else 0

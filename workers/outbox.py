@@ -46,9 +46,18 @@ def enqueue(session: Session, task_name: str, **kwargs) -> OutboxMessage:
     return message
 
 
-def relay(messages: list[tuple[str, str, dict]]) -> int:
-    """Send the given messages to the broker and mark the ones that went out. Returns the count."""
+def relay(messages: list[tuple[str, str, dict]], *, claim: bool = True) -> int:
+    """Send the given messages to the broker. Returns how many went out.
+
+    With `claim` (the relay after a commit and the sweep), each row is first claimed by marking it
+    sent where it was not yet: when a slow transaction's own relay and the sweep, or two sweeps,
+    reach the same row, only one of them sends it. A send that fails un-marks its row for the
+    next sweep; a process that dies between claim and send leaves a row sent but never started,
+    which `workers.deadletters.resend_stalled` sends again (every outbox task is tracked).
+    The re-send of stalled work passes `claim=False`: its rows were sent before."""
     celery = current_app.extensions["celery"]
+    if claim:
+        messages = _claim(messages)
     sent: list[str] = []
     failed: dict[str, str] = {}
     for message_id, task_name, kwargs in messages:
@@ -58,25 +67,53 @@ def relay(messages: list[tuple[str, str, dict]]) -> int:
         except Exception as error:  # noqa: BLE001 - any broker failure leaves the row for the sweep
             log.warning("outbox: could not send %s (%s): %s", task_name, message_id, error)
             failed[message_id] = str(error)[:500]
+    # The caller's own transaction has committed already: a failure to write this bookkeeping must
+    # not turn its success into an error (a missing mark only means the sweep looks again).
     session = db.new_session()
     try:
         now = utcnow()
-        if sent:
+        if sent and not claim:
             session.exec(
                 update(OutboxMessage)
                 .where(OutboxMessage.id.in_(sent))  # type: ignore[union-attr]
                 .values(sent_at=now, send_attempts=OutboxMessage.send_attempts + 1)
             )
         for message_id, error in failed.items():
-            session.exec(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == message_id)
-                .values(send_attempts=OutboxMessage.send_attempts + 1, last_error=error)
-            )
+            values = {"last_error": error}
+            if claim:
+                values["sent_at"] = None
+            else:
+                values["send_attempts"] = OutboxMessage.send_attempts + 1
+            session.exec(update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values))
         session.commit()
+    except Exception:  # noqa: BLE001 - see above
+        session.rollback()
+        log.exception("outbox: could not record the outcome of %d send(s)", len(sent) + len(failed))
     finally:
         session.close()
     return len(sent)
+
+
+def _claim(messages: list[tuple[str, str, dict]]) -> list[tuple[str, str, dict]]:
+    """The messages this process may send: those it marked sent itself, in one UPDATE."""
+    if not messages:
+        return []
+    session = db.new_session()
+    try:
+        claimed = set(session.exec(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_([m[0] for m in messages]), OutboxMessage.sent_at.is_(None))  # type: ignore[union-attr]
+            .values(sent_at=utcnow(), send_attempts=OutboxMessage.send_attempts + 1)
+            .returning(OutboxMessage.id)
+        ).scalars())
+        session.commit()
+    except Exception:  # noqa: BLE001 - the rows stay unsent; the sweep tries again
+        session.rollback()
+        log.exception("outbox: could not claim %d message(s); the sweep will send them", len(messages))
+        return []
+    finally:
+        session.close()
+    return [m for m in messages if m[0] in claimed]
 
 
 def pending(session: Session, older_than: timedelta, limit: int = 500) -> list[OutboxMessage]:

@@ -48,3 +48,20 @@ def test_unreachable_broker_leaves_message_pending_until_the_sweep(app, session,
     session.refresh(pending)
     assert pending.sent_at is not None
     assert session.exec(select(OutboxMessage).where(OutboxMessage.sent_at.is_(None), OutboxMessage.id == message.id)).first() is None
+
+
+def test_a_message_is_sent_by_whoever_claims_it_first_and_only_once(app, session):
+    """A slow transaction's own relay and the sweep (or two sweeps) reaching the same row: the
+    first claims it, the others find it taken and send nothing."""
+    with app.app_context():
+        from shop.db import unit_of_work
+
+        with unit_of_work() as work:
+            work.add(OutboxMessage(id="claim-once-1", task_name="nongsan.outbox.sweep", kwargs={}))
+        row = [("claim-once-1", "nongsan.outbox.sweep", {})]
+        assert outbox.relay(row) == 1
+        assert outbox.relay(row) == 0
+        assert outbox.sweep(older_than=timedelta(0)) == 0
+    stored = session.get(OutboxMessage, "claim-once-1")
+    session.refresh(stored)
+    assert stored.sent_at is not None and stored.send_attempts == 1
