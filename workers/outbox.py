@@ -2,8 +2,9 @@
 
 `enqueue()` writes an OutboxMessage in the caller's transaction and, once that commits, hands the
 message to the broker. If the broker is down or the process dies first, the row stays unsent and
-the beat task `nongsan.outbox.sweep` sends it later. Tasks are idempotent and keyed by business ids,
-so the rare double send (sent, but crashed before marking) does no harm.
+the beat task `nongsan.outbox.sweep` sends it later. A row is claimed (marked sent) before it is
+sent, so two senders never both send it, and a row rolled back with a savepoint is never sent; a
+row claimed by a process that died before sending is sent again by the stalled-work sweep.
 """
 
 from __future__ import annotations
