@@ -9,7 +9,7 @@ from flask_babel import force_locale, gettext
 from shop.db import unit_of_work
 from workers.celery_app import retry_policy
 from workers.notifications.services import (
-    Mail, NotificationService, TemporaryMailError, configured_mailer, configured_message_adapter, send_text_once,
+    Mail, TemporaryMailError, notify_once,
 )
 
 
@@ -37,6 +37,7 @@ def send_invitation(self, invitation_id: int, sealed_token: str) -> bool:
         link = f"{base}/invite/{token}"
         key = f"invitation:{invitation_id}"
         days = max(1, round((invitation.expires_at - invitation.created_at).total_seconds() / 86400))
+        mail, text = None, ""
         with force_locale("vi"):
             subject = gettext("[nongsan] Invitation to join %(name)s", name=cooperative.name)
             context = dict(cooperative=cooperative, link=link, days=days, expires_at=invitation.expires_at)
@@ -46,17 +47,9 @@ def send_invitation(self, invitation_id: int, sealed_token: str) -> bool:
             else:
                 text = gettext("nongsan: %(name)s invites you to join. Open within %(days)d days: %(url)s",
                                name=cooperative.name, days=days, url=link)
-        if invitation.channel == "email":
-            try:
-                return NotificationService(session, configured_mailer()).send_once(key, mail)
-            except TemporaryMailError as error:
-                raise self.retry(exc=error, countdown=min(30 * 2**self.request.retries, 3600))
-        adapter = configured_message_adapter()
-        if adapter is None:
-            return False
         try:
-            # The record keeps the subject, not the text: the link in it is a live credential.
-            return send_text_once(session, adapter, key=key, message_id=f"msg_invitation_{invitation_id}",
-                                  to=invitation.recipient, text=text, subject=subject)
+            # A text's record keeps the subject, not the text: the link in it is a live credential.
+            return notify_once(session, key, mail=mail, phone=invitation.recipient, text=text, subject=subject,
+                               message_id=f"msg_invitation_{invitation_id}")
         except TemporaryMailError as error:
             raise self.retry(exc=error, countdown=min(30 * 2**self.request.retries, 3600))

@@ -10,7 +10,7 @@ from shop.cooperatives.models import Cooperative
 from shop.db import unit_of_work
 from workers.celery_app import retry_policy
 from workers.notifications.services import (
-    Mail, NotificationService, TemporaryMailError, configured_mailer, configured_message_adapter, send_text_once,
+    Mail, TemporaryMailError, notify_once,
 )
 
 KINDS = ("received", "approved", "rejected", "suspended", "reinstated")
@@ -47,17 +47,9 @@ def send_application_notice(self, cooperative_id: int, kind: str, notice_id: int
             context = dict(cooperative=cooperative, kind=kind, base_url=base, login_url=f"{base}/login")
             text = render_template("emails/application_notice.txt", **context)
             html = render_template("emails/application_notice.html", **context)
-        if cooperative.email:
-            try:
-                return NotificationService(session, configured_mailer()).send_once(
-                    key, Mail(to=cooperative.email, subject=subject, text=text, html=html))
-            except TemporaryMailError as error:
-                raise self.retry(exc=error, countdown=min(30 * 2**self.request.retries, 3600))
-        adapter = configured_message_adapter()
-        if adapter is None:
-            return False
+        mail = Mail(to=cooperative.email, subject=subject, text=text, html=html) if cooperative.email else None
         try:
-            return send_text_once(session, adapter, key=key, message_id=f"msg_application_{cooperative_id}_{kind}_{notice_id}",
-                                  to=cooperative.phone, text=subject + "\n" + text[:500], subject=subject)
+            return notify_once(session, key, mail=mail, phone=cooperative.phone, text=subject + "\n" + text[:500],
+                               subject=subject, message_id=f"msg_application_{cooperative_id}_{kind}_{notice_id}")
         except TemporaryMailError as error:
             raise self.retry(exc=error, countdown=min(30 * 2**self.request.retries, 3600))

@@ -164,6 +164,18 @@ def send_text_once(session, adapter: MessageAdapter, *, key: str, message_id: st
     return status == "sent"
 
 
+def notify_once(session, key: str, *, mail: Mail | None = None, phone: str | None = None, text: str = "",
+                subject: str = "", message_id: str = "") -> bool:
+    """One notice per business key: the e-mail when there is one, else a text to `phone` through
+    the SMS/Zalo gateway when one is configured. Temporary errors propagate for the task to retry."""
+    if mail is not None:
+        return NotificationService(session, configured_mailer()).send_once(key, mail)
+    adapter = configured_message_adapter()
+    if adapter is None or not phone:
+        return False
+    return send_text_once(session, adapter, key=key, message_id=message_id, to=phone, text=text, subject=subject)
+
+
 class MessageAdapter:
     """SMS or Zalo through a generic outgoing webhook: nongsan POSTs {"to", "text"} signed the
     Standard Webhooks way to the URL in NONGSAN_MESSAGE_WEBHOOK_URL; a gateway the alliance runs
