@@ -52,6 +52,8 @@ class Order(SQLModel, table=True):
     # explainable after the alliance publishes new prices.
     shipping_tariff_version: int | None = None
     shipping_quote_source: str | None = Field(default=None, max_length=20)
+    # The language the buyer used at checkout: their e-mails and texts are written in it.
+    locale: str = Field(default="vi", max_length=5)
     weight_g: int
     paid_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # transfer confirmed by the cooperative
     paid_confirmed_by: str | None = Field(default=None, max_length=120)

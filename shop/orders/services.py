@@ -16,6 +16,7 @@ from shop.catalog.models import Batch, Product
 from shop.catalog.services import PublicCatalog
 from shop.cooperatives.models import Cooperative
 from shop.errors import Conflict, NotFound, ServiceError
+from shop.i18n import select_locale
 from shop.labels import status_label
 from shop.orders.models import Order, OrderLine, OrderStatus, OrderStatusChange, PaymentMethod
 from shop.orders.schemas import CartLine, CheckoutData
@@ -168,6 +169,7 @@ class OrderService:
             shipping_fee_vnd=postage.total_vnd,
             shipping_tariff_version=postage.tariff_version,
             shipping_quote_source=postage.source,
+            locale=select_locale(),
         )
         self.session.add(order)
         self.session.flush()

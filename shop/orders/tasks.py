@@ -140,7 +140,7 @@ def send_recall_alerts(self, batch_id: int) -> int:
             if not order.buyer_email:
                 continue
             context = dict(order=order, product=product, batch=batch, recall=recall, base_url=base)
-            with force_locale("vi"):
+            with force_locale(order.locale or "vi"):
                 mail = Mail(
                     to=order.buyer_email,
                     subject=gettext("[nongsan] Recall: %(name)s, lot %(lot)s", name=product.name, lot=batch.lot),
@@ -181,7 +181,7 @@ def send_buyer_update(self, order_id: int, status: str) -> bool:
             adapter = configured_message_adapter()
             if adapter is None:
                 return False
-            with force_locale("vi"):
+            with force_locale(order.locale or "vi"):
                 text = gettext("nongsan: order %(reference)s %(status)s. %(url)s", reference=order.reference,
                                status=status_label(status), url=f"{base}/orders/{order.public_token}")
             try:
@@ -189,7 +189,7 @@ def send_buyer_update(self, order_id: int, status: str) -> bool:
                                       to=order.buyer_phone, text=text, subject=text)
             except TemporaryMailError as error:
                 raise self.retry(exc=error, countdown=min(30 * 2**self.request.retries, 3600))
-        with force_locale("vi"):
+        with force_locale(order.locale or "vi"):
             label = status_label(status)
             context = dict(order=order, cooperative=cooperative, status_text=label, base_url=base,
                            lines=OrderService(session).lines(order_id))

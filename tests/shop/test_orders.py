@@ -179,3 +179,29 @@ def test_an_order_keeps_the_tariff_version_that_priced_it(app, factory, session)
     session.refresh(first)
     assert second.shipping_tariff_version == 2 and second.shipping_fee_vnd > fee_before
     assert first.shipping_tariff_version == 1 and first.shipping_fee_vnd == fee_before
+
+
+@pytest.mark.parametrize(("language", "subject_word", "body_phrase"), [
+    ("en", "Order", "Follow your order"),
+    ("vi", "Đơn hàng", "Theo dõi đơn hàng"),
+])
+def test_the_buyer_is_written_to_in_the_language_of_the_checkout(app, client, factory, session, language, subject_word,
+                                                                 body_phrase):
+    from email import message_from_bytes, policy
+    from pathlib import Path
+
+    from shop.orders.tasks import send_buyer_update
+
+    cooperative = factory.cooperative()
+    batch = factory.batch(cooperative, factory.product(cooperative))
+    client.set_cookie("lang", language)
+    response, _data = _buy(client, batch.id, buyer_email="an@example.vn")
+    assert response.status_code in (302, 303)
+    order = session.exec(select(Order).where(Order.buyer_email == "an@example.vn")).one()
+    assert order.locale == language
+    with app.app_context():
+        assert send_buyer_update.run(order.id, "confirmed") is True
+    [eml] = (Path(app.instance_path) / "mail").glob("*.eml")
+    mail = message_from_bytes(eml.read_bytes(), policy=policy.default)
+    assert mail["Subject"].startswith(f"[nongsan] {subject_word}")
+    assert body_phrase in mail.get_body(preferencelist=("plain",)).get_content()
