@@ -67,6 +67,19 @@ def normalize_phone(raw: str) -> str | None:
     return digits if PHONE_RE.match(digits) else None
 
 
+def normalize_landline(raw: str) -> str | None:
+    """Office numbers, as cooperatives often give: 02 + area code + number, ten or eleven digits."""
+    digits = re.sub(r"[\s.\-()]", "", raw or "")
+    if digits.startswith("+84"):
+        digits = "0" + digits[3:]
+    return digits if re.fullmatch(r"02\d{8,9}", digits) else None
+
+
+def normalize_contact_phone(raw: str) -> str | None:
+    """A mobile number or, failing that, a landline; the 0-prefixed form."""
+    return normalize_phone(raw) or normalize_landline(raw)
+
+
 # The 63 provinces before 1 July 2025 that were merged, and the unit each now belongs to.
 MERGED_PROVINCES = {
     "sóc trăng": "Thành phố Cần Thơ", "hậu giang": "Thành phố Cần Thơ", "bạc liêu": "Cà Mau",

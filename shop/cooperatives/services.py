@@ -70,7 +70,7 @@ class CooperativeService:
     def register(self, data: CooperativeCreate) -> Cooperative:
         if not address.is_valid(data.province_code, data.ward_code):
             raise ServiceError(gettext("Choose a commune or ward of the selected province."), field="ward_code")
-        phone = address.normalize_phone(data.phone) or (data.phone if data.phone.startswith("02") else None)
+        phone = address.normalize_contact_phone(data.phone)
         if phone is None:
             raise ServiceError(gettext("Enter a Vietnamese phone number."), field="phone")
         if self.session.exec(select(Cooperative.id).where(Cooperative.registration_no == data.registration_no)).first():
@@ -110,7 +110,7 @@ class CooperativeService:
             from flask_babel import get_locale
 
             raise ServiceError(old[1] if str(get_locale()) == "vi" else old[0], field="address")
-        phone = address.normalize_phone(data.phone) or _landline(data.phone)
+        phone = address.normalize_contact_phone(data.phone)
         if phone is None:
             raise ServiceError(gettext("Enter a Vietnamese phone number, e.g. 0912 345 678."), field="phone")
         email = data.email.strip().lower()
@@ -338,11 +338,3 @@ class CooperativeService:
         the alliance's registry, which can run to thousands, are listed by the registry pages."""
         return list(self.session.exec(select(Cooperative).where(Cooperative.status != CooperativeStatus.REGISTERED)
                                       .order_by(Cooperative.name)))
-
-
-def _landline(raw: str) -> str | None:
-    """Cooperatives often give an office number: 02x area codes, ten or eleven digits."""
-    digits = re.sub(r"[\s.\-()]", "", raw or "")
-    if digits.startswith("+84"):
-        digits = "0" + digits[3:]
-    return digits if re.fullmatch(r"02\d{8,9}", digits) else None

@@ -221,14 +221,9 @@ class EntryParser:
         text = clean_text(value)
         if not text:
             return ""
-        mobile = address.normalize_phone(text)
-        if mobile:
-            return mobile
-        digits = re.sub(r"[\s.\-()]", "", text)
-        if digits.startswith("+84"):
-            digits = "0" + digits[3:]
-        if re.fullmatch(r"02\d{8,9}", digits):  # landline: 02 + area code + number
-            return digits
+        phone = address.normalize_contact_phone(text)
+        if phone:
+            return phone
         raise ValueError(gettext("Enter one Vietnamese phone number, such as 0912345678 or 02993822339."))
 
     def _founded_on(self, value: Any) -> date | None:
