@@ -108,3 +108,19 @@ def old_address_problem(street: str) -> tuple[str, str] | None:
         return ("Districts were abolished on 1 July 2025. Choose the commune or ward above and write only the house number, street and hamlet here.",
                 "Cấp huyện đã bỏ từ 1/7/2025. Hãy chọn xã/phường ở trên, ở đây chỉ ghi số nhà, đường, ấp.")
     return None
+
+
+def check_place(province_code: int, ward_code: int, street: str, *, street_field: str) -> None:
+    """Refuse, naming the field, a province that does not exist, a commune outside it, or a street
+    line still written the pre-2025 way (in the reader's language)."""
+    from flask_babel import get_locale, gettext
+
+    from shop.errors import ServiceError
+
+    if province_name(province_code) == "?":
+        raise ServiceError(gettext("Choose a province or city."), field="province_code")
+    if not is_valid(province_code, ward_code):
+        raise ServiceError(gettext("Choose a commune or ward of the selected province."), field="ward_code")
+    old = old_address_problem(street)
+    if old is not None:
+        raise ServiceError(old[1] if str(get_locale()) == "vi" else old[0], field=street_field)

@@ -101,15 +101,7 @@ class CooperativeService:
         registration_no = normalize_registration_no(data.registration_no)
         if len(registration_no) < 3:
             raise ServiceError(gettext("Enter the registration number."), field="registration_no")
-        if address.province_name(data.province_code) == "?":
-            raise ServiceError(gettext("Choose a province or city."), field="province_code")
-        if not address.is_valid(data.province_code, data.ward_code):
-            raise ServiceError(gettext("Choose a commune or ward of the selected province."), field="ward_code")
-        old = address.old_address_problem(data.address)
-        if old is not None:
-            from flask_babel import get_locale
-
-            raise ServiceError(old[1] if str(get_locale()) == "vi" else old[0], field="address")
+        address.check_place(data.province_code, data.ward_code, data.address, street_field="address")
         phone = address.normalize_contact_phone(data.phone)
         if phone is None:
             raise ServiceError(gettext("Enter a Vietnamese phone number, e.g. 0912 345 678."), field="phone")

@@ -63,15 +63,7 @@ class OrderService:
         email = (data.buyer_email or "").strip() or None
         if email and not EMAIL_RE.match(email):
             raise ServiceError(gettext("This e-mail address does not look right."), field="buyer_email")
-        if address.province_name(data.province_code) == "?":
-            raise ServiceError(gettext("Choose a province or city."), field="province_code")
-        if not address.is_valid(data.province_code, data.ward_code):
-            raise ServiceError(gettext("Choose a commune or ward of the selected province."), field="ward_code")
-        old = address.old_address_problem(data.street)
-        if old is not None:
-            from flask_babel import get_locale
-
-            raise ServiceError(old[1] if str(get_locale()) == "vi" else old[0], field="street")
+        address.check_place(data.province_code, data.ward_code, data.street, street_field="street")
         return phone, email
 
     def place(self, checkout_key: str, lines: list[CartLine], data: CheckoutData, *, hold_key: str | None = None) -> list[Order]:
