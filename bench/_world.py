@@ -13,7 +13,7 @@ from pathlib import Path
 
 
 from shop import create_app, migrate
-from shop.db import unit_of_work
+from kernel.db import unit_of_work
 
 
 def fresh_app():

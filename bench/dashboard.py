@@ -29,7 +29,7 @@ from pathlib import Path
 from sqlalchemy import Boolean, Date, DateTime, Integer, String, Text, text
 
 from shop import create_app, migrate
-from shop.db import db, get_session, unit_of_work
+from kernel.db import db, get_session, unit_of_work
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/nongsan_h6b"
 COOPERATIVES, PRODUCTS, BATCHES, ORDERS, SCAN_ROWS = 300, 5_000, 10_000, 200_000, 2_000_000
@@ -68,7 +68,7 @@ def bulk(connection, table: str, values: dict[str, str], source: str) -> None:
 
 
 def build_province(url: str) -> None:
-    from shop.db import make_engine
+    from kernel.db import make_engine
 
     migrate.rebuild(url)
     engine = make_engine(url)
@@ -218,7 +218,7 @@ def main() -> None:
 
     from datetime import datetime
 
-    from shop.i18n import LOCAL_TZ
+    from kernel.i18n import LOCAL_TZ
 
     months = MonthRange.last_months(12, datetime.now(LOCAL_TZ).date())
     alone: dict[str, float] = {}

@@ -32,7 +32,7 @@ from pathlib import Path
 import httpx
 
 from shop import create_app, migrate
-from shop.db import after_commit, unit_of_work
+from kernel.db import after_commit, unit_of_work
 
 ROOT = Path(__file__).resolve().parent.parent
 WARM_UP = 10
@@ -137,7 +137,7 @@ def main() -> None:
         with app.app_context():
             celery.send_task("nongsan.workers.ping").get(timeout=120)  # the worker is up
 
-        ward = __import__("shop.address", fromlist=["wards"]).wards(79)[0][0]
+        ward = __import__("kernel.address", fromlist=["wards"]).wards(79)[0][0]
         data = CheckoutData(buyer_name="Người mua", buyer_phone="0903123456", province_code=79, ward_code=ward,
                             street="12 Lê Lợi")
         handover: list[float] = []

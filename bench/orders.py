@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from bench._world import cooperative_with_batch, fresh_app
 from shop.catalog.models import Batch
-from shop.db import db, unit_of_work
+from kernel.db import db, unit_of_work
 from shop.orders.schemas import CartLine, CheckoutData
 
 BUYERS = 20
@@ -41,7 +41,7 @@ def run_threads(work) -> float:
 
 
 def main() -> None:
-    from shop import address
+    from kernel import address
     from shop.orders.services import OrderService
 
     app = fresh_app()

@@ -41,7 +41,7 @@ if os.environ.get("NONGSAN_BENCH_QUOTES_WORKER"):
 
 
 def parcels() -> list[list[int]]:
-    from shop import address
+    from kernel import address
 
     rng = random.Random(7)
     provinces = [code for code, _name in address.provinces()]

@@ -10,7 +10,7 @@ import time
 
 from bench._world import cooperative_with_batch, fresh_app
 from shop.accounts.apikeys import ApiKeyService
-from shop.db import unit_of_work
+from kernel.db import unit_of_work
 from traceability import crypto
 
 EVENTS = 1000

@@ -11,7 +11,7 @@ from datetime import date
 from bench._world import cooperative_with_batch, fresh_app
 from shop.catalog.schemas import TraceEventCreate
 from shop.catalog.services import CatalogService
-from shop.db import get_session, unit_of_work
+from kernel.db import get_session, unit_of_work
 from sqlmodel import select
 
 from traceability import crypto, x509ca

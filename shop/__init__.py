@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Flask
 
-from shop import config as config_module
+from kernel import config as config_module
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,10 +43,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.config.update(overrides)
     config_module.finalize(app.config, Path(app.instance_path))
 
-    from shop.db import db
-    from shop.extensions import babel, csrf, limiter, login_manager
+    from kernel.db import db
+    from kernel.extensions import babel, csrf, limiter, login_manager
     from shop.health import bp as health_bp
-    from shop.i18n import init_i18n
+    from kernel.i18n import init_i18n
 
     db.init_app(app)
     csrf.init_app(app)
@@ -62,14 +62,14 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     import shop.registry
     import shop.insight
     import shop.partner_api
-    import shop.errors
-    import shop.labels
+    import kernel.errors
+    import kernel.labels
     import traceability
     import workers
     import workers.postal
 
-    shop.errors.init_app(app)
-    shop.labels.init_app(app)
+    kernel.errors.init_app(app)
+    kernel.labels.init_app(app)
     app.register_blueprint(health_bp)
     shop.accounts.init_app(app)
     shop.audit.init_app(app)

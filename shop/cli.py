@@ -77,7 +77,7 @@ def seed_command() -> None:
 
 
 def _seed_if_empty() -> dict[str, str]:
-    from shop.db import unit_of_work
+    from kernel.db import unit_of_work
     from shop.seed import is_empty, seed_demo
 
     with unit_of_work() as session:
@@ -104,7 +104,7 @@ def outbox() -> None:
 @outbox.command("sweep")
 @with_appcontext
 def outbox_sweep() -> None:
-    from workers import outbox as outbox_module
+    from kernel import outbox as outbox_module
 
     click.echo(f"sent {outbox_module.sweep()} pending message(s)")
 

@@ -8,7 +8,7 @@ from flask_wtf import FlaskForm
 from pydantic import ValidationError
 from wtforms.validators import Length, NumberRange
 
-from shop.errors import ServiceError
+from kernel.errors import ServiceError
 
 
 def apply_errors(form: FlaskForm, error: ValidationError | ServiceError) -> None:

@@ -3,7 +3,7 @@
 from flask import Blueprint, jsonify
 from sqlalchemy import text
 
-from shop.db import get_session
+from kernel.db import get_session
 
 bp = Blueprint("health", __name__)
 

@@ -40,7 +40,7 @@ def rebuild(url: str) -> None:
     if url.startswith("postgresql"):
         from sqlalchemy import text
 
-        from shop.db import make_engine
+        from kernel.db import make_engine
 
         engine = make_engine(url)
         with engine.begin() as connection:

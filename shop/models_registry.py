@@ -1,8 +1,9 @@
 """Imports every table model so that `metadata` knows all tables (for Alembic and tests)."""
 
-from shop.db import metadata
+from kernel.db import metadata
 import shop.accounts.models  # noqa: F401,E402
-import shop.audit.models  # noqa: F401,E402
+import kernel.audit.models  # noqa: F401,E402
+import kernel.outbox  # noqa: F401,E402
 import shop.catalog.models  # noqa: F401,E402
 import shop.cooperatives.models  # noqa: F401,E402
 import shop.orders.models  # noqa: F401,E402

@@ -10,8 +10,8 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request, url_for
 
 from shop.accounts.apikeys import ApiKeyService, bearer_token
-from shop.db import get_session
-from shop.extensions import csrf
+from kernel.db import get_session
+from kernel.extensions import csrf
 from workers.postal.models import ShipmentStatus
 from workers.postal.schemas import shipment_public
 from workers.postal.services import ShipmentService

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from shop import create_app
-from shop.db import make_engine
+from kernel.db import make_engine
 
 RUN_ID = uuid.uuid4().hex[:8]
 

@@ -4,7 +4,7 @@ from flask import Flask, jsonify
 
 
 def init_app(app: Flask) -> None:
-    from shop.errors import wants_json
+    from kernel.errors import wants_json
     from traceability import gs1
     from traceability.services import TraceabilityError
     from traceability import tasks  # noqa: F401 - registers the beat tasks

@@ -12,7 +12,7 @@ from enum import StrEnum
 from sqlalchemy import Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from shop.timeutil import UTCDateTime, utcnow
+from kernel.timeutil import UTCDateTime, utcnow
 
 
 class KeyOwnerKind(StrEnum):

@@ -6,7 +6,7 @@ import logging
 
 from celery import shared_task
 
-from shop.db import unit_of_work
+from kernel.db import unit_of_work
 from traceability.services import key_service, transparency_log
 
 log = logging.getLogger(__name__)

@@ -10,8 +10,8 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 
-from shop.db import get_session
-from shop.extensions import csrf, limiter
+from kernel.db import get_session
+from kernel.extensions import csrf, limiter
 from datetime import datetime
 
 from traceability import crypto, gs1, resolver
@@ -426,7 +426,7 @@ def report_problem(_rest: str):
     from flask import flash, redirect
 
     from traceability.models import ProblemReport
-    from workers import outbox
+    from kernel import outbox
 
     link = _link_from_path(_raw_path().removeprefix("/report"))
     if link.lot is None:

@@ -94,7 +94,7 @@ def create_celery(app: Flask) -> Celery:
 
         def on_retry(self, exc, task_id, args, kwargs, einfo):
             if self.tracked:
-                from shop.timeutil import utcnow
+                from kernel.timeutil import utcnow
                 from workers import deadletters
 
                 when = getattr(einfo.exception, "when", None)

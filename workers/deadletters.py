@@ -23,8 +23,9 @@ from sqlalchemy import and_, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
 
-from shop.timeutil import utcnow
-from workers.models import DeadLetterStatus, OutboxMessage, TaskFailure
+from kernel.timeutil import utcnow
+from kernel.outbox import OutboxMessage
+from workers.models import DeadLetterStatus, TaskFailure
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +104,8 @@ class TaskFailures:
 
     def retry(self, failure_id: int) -> TaskFailure | None:
         """A person sends the work again: through the outbox (after the commit), recorded in the audit log."""
-        from shop.audit.services import AuditLog
-        from workers import outbox
+        from kernel.audit.services import AuditLog
+        from kernel import outbox
 
         # Only an open row is sent again, and the row is claimed by one conditional UPDATE: a
         # double click, a stale page or two people at once queue the work once. A retried run
@@ -127,7 +128,7 @@ class TaskFailures:
 
     def resolve(self, failure_id: int) -> TaskFailure | None:
         """A person closes it without running it again (the work was done another way)."""
-        from shop.audit.services import AuditLog
+        from kernel.audit.services import AuditLog
 
         row = self.session.get(TaskFailure, failure_id)
         if row is None or row.status == DeadLetterStatus.RESOLVED:
@@ -156,8 +157,8 @@ class DeadLetters:
         return DeadLetterPage(tasks=self.tasks.waiting(), deliveries=WebhookDeliveries(self.session).dead_letters())
 
     def retry_delivery(self, delivery_id: str):
-        from shop.audit.services import AuditLog
-        from workers import outbox
+        from kernel.audit.services import AuditLog
+        from kernel import outbox
         from workers.postal.delivery import WebhookDeliveries
 
         delivery = WebhookDeliveries(self.session).retry(delivery_id)
@@ -173,7 +174,7 @@ class DeadLetters:
 # -- called by the Celery base task, in the worker ------------------------------------------------
 
 def _own_session():
-    from shop.db import db
+    from kernel.db import db
 
     return db.new_session()
 
@@ -244,7 +245,7 @@ def resend_stalled(tracked: dict[str, bool], lease: timedelta, limit: int = 200)
     sent but never started is only suspected after a much longer wait, since it may simply be
     queued behind a backlog; it is lost only when the broker lost it (Redis restarted without
     persistence, or the embedded broker's worker died with it reserved)."""
-    from workers import outbox
+    from kernel import outbox
 
     if not tracked:
         return 0

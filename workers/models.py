@@ -1,4 +1,4 @@
-"""The transactional outbox and the dead letters of the background side."""
+"""The dead letters of the background side (the outbox's table is the kernel's: `kernel.outbox`)."""
 
 from __future__ import annotations
 
@@ -7,24 +7,7 @@ from datetime import datetime
 from sqlalchemy import JSON
 from sqlmodel import Field, SQLModel
 
-from shop.timeutil import UTCDateTime, utcnow
-
-
-class OutboxMessage(SQLModel, table=True):
-    id: str = Field(primary_key=True, max_length=36)  # also the Celery task id
-    task_name: str = Field(max_length=120, index=True)
-    kwargs: dict = Field(default_factory=dict, sa_type=JSON)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
-    send_attempts: int = Field(default=0)
-    last_error: str | None = Field(default=None, max_length=500)
-    # Sent is not done: a worker killed with the message in hand may take it along (the embedded
-    # broker never gives it back). The task notes when it starts and when it is done (either way),
-    # and a retry says when it is due again; the sweep re-sends work that started long ago and is
-    # neither done nor due (see workers.deadletters.resend_stalled).
-    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    next_run_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+from kernel.timeutil import UTCDateTime, utcnow
 
 
 class DeadLetterStatus:

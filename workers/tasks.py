@@ -4,7 +4,7 @@ from celery import current_app as current_celery
 from celery import shared_task
 from flask import current_app
 
-from workers import outbox
+from kernel import outbox
 
 
 # Periodic: a sweep lost with its worker is simply the next one, so it is acknowledged on receipt.

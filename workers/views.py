@@ -7,8 +7,8 @@ from flask_babel import gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
-from shop.accounts.permissions import requires
-from shop.db import get_session
+from kernel.permissions import requires
+from kernel.db import get_session
 from workers.deadletters import DeadLetters
 
 bp = Blueprint("workers", __name__)

@@ -8,7 +8,7 @@ Create Date: 2026-11-29 03:17:10.072337
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
-import shop.timeutil
+import kernel.timeutil
 
 
 revision = '0001'
@@ -36,7 +36,7 @@ def upgrade() -> None:
     sa.Column('gs1_company_prefix', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=True),
     sa.Column('bank_bin', sqlmodel.sql.sqltypes.AutoString(length=6), nullable=True),
     sa.Column('bank_account', sqlmodel.sql.sqltypes.AutoString(length=19), nullable=True),
-    sa.Column('created_at', shop.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', kernel.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_cooperative')),
     sa.UniqueConstraint('registration_no', name=op.f('uq_cooperative_registration_no'))
     )
@@ -54,7 +54,7 @@ def upgrade() -> None:
     sa.Column('sha256', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('prev_sha256', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('issuer_kid', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-    sa.Column('created_at', shop.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', kernel.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_credential')),
     sa.UniqueConstraint('gtin', 'lot', 'seq', name='uq_credential_batch_seq'),
     sa.UniqueConstraint('sha256', name=op.f('uq_credential_sha256'))
@@ -71,7 +71,7 @@ def upgrade() -> None:
     sa.Column('subject', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('error', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
-    sa.Column('created_at', shop.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', kernel.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_notification')),
     sa.UniqueConstraint('key', name=op.f('uq_notification_key'))
     )
@@ -79,8 +79,8 @@ def upgrade() -> None:
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
     sa.Column('task_name', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
     sa.Column('kwargs', sa.JSON(), nullable=False),
-    sa.Column('created_at', shop.timeutil.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('sent_at', shop.timeutil.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', kernel.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', kernel.timeutil.UTCDateTime(timezone=True), nullable=True),
     sa.Column('send_attempts', sa.Integer(), nullable=False),
     sa.Column('last_error', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outboxmessage'))
@@ -94,7 +94,7 @@ def upgrade() -> None:
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('province_code', sa.Integer(), nullable=False),
     sa.Column('is_default', sa.Boolean(), nullable=False),
-    sa.Column('created_at', shop.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', kernel.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_postal_partner'))
     )
     op.create_table('signingkey',
@@ -107,10 +107,10 @@ def upgrade() -> None:
     sa.Column('sealed_private_key', sa.Text(), nullable=False),
     sa.Column('certificate_pem', sa.Text(), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
-    sa.Column('created_at', shop.timeutil.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('not_after', shop.timeutil.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('retired_at', shop.timeutil.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('revoked_at', shop.timeutil.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', kernel.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('not_after', kernel.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('retired_at', kernel.timeutil.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('revoked_at', kernel.timeutil.UTCDateTime(timezone=True), nullable=True),
     sa.Column('revocation_reason', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_signingkey'))
     )
@@ -137,7 +137,7 @@ def upgrade() -> None:
     sa.Column('goods_total_vnd', sa.Integer(), nullable=False),
     sa.Column('shipping_fee_vnd', sa.Integer(), nullable=True),
     sa.Column('weight_g', sa.Integer(), nullable=False),
-    sa.Column('created_at', shop.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', kernel.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint('goods_total_vnd >= 0', name=op.f('ck_customer_order_total_not_negative')),
     sa.ForeignKeyConstraint(['cooperative_id'], ['cooperative.id'], name=op.f('fk_customer_order_cooperative_id_cooperative')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_customer_order')),
@@ -162,7 +162,7 @@ def upgrade() -> None:
     sa.Column('unit_weight_g', sa.Integer(), nullable=False),
     sa.Column('price_vnd', sa.Integer(), nullable=False),
     sa.Column('is_listed', sa.Boolean(), nullable=False),
-    sa.Column('created_at', shop.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', kernel.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint('price_vnd > 0', name=op.f('ck_product_price_positive')),
     sa.CheckConstraint('unit_weight_g > 0', name=op.f('ck_product_weight_positive')),
     sa.ForeignKeyConstraint(['cooperative_id'], ['cooperative.id'], name=op.f('fk_product_cooperative_id_cooperative')),
@@ -183,8 +183,8 @@ def upgrade() -> None:
     sa.Column('cooperative_id', sa.Integer(), nullable=True),
     sa.Column('partner_id', sa.Integer(), nullable=True),
     sa.Column('is_active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', shop.timeutil.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_login_at', shop.timeutil.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', kernel.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_login_at', kernel.timeutil.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['cooperative_id'], ['cooperative.id'], name=op.f('fk_user_account_cooperative_id_cooperative')),
     sa.ForeignKeyConstraint(['partner_id'], ['postal_partner.id'], name=op.f('fk_user_account_partner_id_postal_partner')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_user_account'))
@@ -205,7 +205,7 @@ def upgrade() -> None:
     sa.Column('cultivation_standard', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
     sa.Column('quantity_g', sa.Integer(), nullable=False),
     sa.Column('stock_units', sa.Integer(), nullable=False),
-    sa.Column('created_at', shop.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', kernel.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint('quantity_g > 0', name=op.f('ck_batch_quantity_positive')),
     sa.CheckConstraint('stock_units >= 0', name=op.f('ck_batch_stock_not_negative')),
     sa.ForeignKeyConstraint(['cooperative_id'], ['cooperative.id'], name=op.f('fk_batch_cooperative_id_cooperative')),
@@ -224,7 +224,7 @@ def upgrade() -> None:
     sa.Column('to_status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('actor', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
     sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
-    sa.Column('at', shop.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', kernel.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['order_id'], ['customer_order.id'], name=op.f('fk_orderstatuschange_order_id_customer_order')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_orderstatuschange'))
     )
@@ -252,8 +252,8 @@ def upgrade() -> None:
     sa.Column('weight_g', sa.Integer(), nullable=False),
     sa.Column('shipping_fee_vnd', sa.Integer(), nullable=False),
     sa.Column('cod_amount_vnd', sa.Integer(), nullable=False),
-    sa.Column('created_at', shop.timeutil.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', shop.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', kernel.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', kernel.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['cooperative_id'], ['cooperative.id'], name=op.f('fk_shipment_cooperative_id_cooperative')),
     sa.ForeignKeyConstraint(['order_id'], ['customer_order.id'], name=op.f('fk_shipment_order_id_customer_order')),
     sa.ForeignKeyConstraint(['partner_id'], ['postal_partner.id'], name=op.f('fk_shipment_partner_id_postal_partner')),
@@ -292,7 +292,7 @@ def upgrade() -> None:
     sa.Column('from_status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
     sa.Column('to_status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('actor', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
-    sa.Column('at', shop.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', kernel.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['shipment_id'], ['shipment.id'], name=op.f('fk_shipmentstatuschange_shipment_id_shipment')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_shipmentstatuschange'))
     )

@@ -8,7 +8,7 @@ Create Date: 2026-11-29 03:36:50.621974
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
-import shop.timeutil
+import kernel.timeutil
 
 
 revision = '0002'
@@ -25,7 +25,7 @@ def upgrade() -> None:
     sa.Column('root_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('peaks', sa.Text(), nullable=False),
     sa.Column('note', sa.Text(), nullable=False),
-    sa.Column('created_at', shop.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', kernel.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_checkpoint'))
     )
     with op.batch_alter_table('checkpoint', schema=None) as batch_op:
@@ -36,7 +36,7 @@ def upgrade() -> None:
     sa.Column('sha256', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('leaf_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('created_at', shop.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', kernel.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('index', name=op.f('pk_logentry')),
     sa.UniqueConstraint('sha256', name=op.f('uq_logentry_sha256'))
     )
@@ -48,7 +48,7 @@ def upgrade() -> None:
     sa.Column('jws', sa.Text(), nullable=False),
     sa.Column('sha256', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('issuer_kid', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-    sa.Column('created_at', shop.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', kernel.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_passport')),
     sa.UniqueConstraint('gtin', 'lot', 'version', name='uq_passport_batch_version'),
     sa.UniqueConstraint('sha256', name=op.f('uq_passport_sha256'))
@@ -62,7 +62,7 @@ def upgrade() -> None:
     sa.Column('lot', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
     sa.Column('recalled_by', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
-    sa.Column('recalled_at', shop.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('recalled_at', kernel.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_recall')),
     sa.UniqueConstraint('gtin', 'lot', name='uq_recall_batch')
     )

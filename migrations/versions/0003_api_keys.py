@@ -8,7 +8,7 @@ Create Date: 2026-11-29 03:44:47.850014
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
-import shop.timeutil
+import kernel.timeutil
 
 
 revision = '0003'
@@ -27,9 +27,9 @@ def upgrade() -> None:
     sa.Column('owner_kind', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('owner_id', sa.Integer(), nullable=False),
     sa.Column('created_by', sa.Integer(), nullable=True),
-    sa.Column('created_at', shop.timeutil.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_used_at', shop.timeutil.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('revoked_at', shop.timeutil.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', kernel.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_used_at', kernel.timeutil.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('revoked_at', kernel.timeutil.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['created_by'], ['user_account.id'], name=op.f('fk_apikey_created_by_user_account')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_apikey'))
     )

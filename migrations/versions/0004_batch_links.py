@@ -8,7 +8,7 @@ Create Date: 2026-11-29 03:50:41.510109
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
-import shop.timeutil
+import kernel.timeutil
 
 
 revision = '0004'

@@ -8,7 +8,7 @@ Create Date: 2026-11-29 03:55:50.378953
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
-import shop.timeutil
+import kernel.timeutil
 
 
 revision = '0005'
@@ -32,8 +32,8 @@ def upgrade() -> None:
     sa.Column('done', sa.Integer(), nullable=False),
     sa.Column('warning', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True),
     sa.Column('error', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True),
-    sa.Column('created_at', shop.timeutil.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('finished_at', shop.timeutil.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', kernel.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', kernel.timeutil.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_labeljob'))
     )
     with op.batch_alter_table('labeljob', schema=None) as batch_op:
@@ -47,7 +47,7 @@ def upgrade() -> None:
     sa.Column('category', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
     sa.Column('message', sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
     sa.Column('contact', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=True),
-    sa.Column('created_at', shop.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', kernel.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_problemreport'))
     )
     with op.batch_alter_table('problemreport', schema=None) as batch_op:
@@ -60,7 +60,7 @@ def upgrade() -> None:
     sa.Column('serial', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
     sa.Column('rule', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('detail', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
-    sa.Column('created_at', shop.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', kernel.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_scanalert'))
     )
     with op.batch_alter_table('scanalert', schema=None) as batch_op:
@@ -82,7 +82,7 @@ def upgrade() -> None:
     sa.Column('prefix', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
     sa.Column('start', sa.Integer(), nullable=False),
     sa.Column('count', sa.Integer(), nullable=False),
-    sa.Column('created_at', shop.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', kernel.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_unitrange'))
     )
     with op.batch_alter_table('unitrange', schema=None) as batch_op:
@@ -93,8 +93,8 @@ def upgrade() -> None:
     sa.Column('gtin', sqlmodel.sql.sqltypes.AutoString(length=14), nullable=False),
     sa.Column('lot', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('serial', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-    sa.Column('first_scan_at', shop.timeutil.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_scan_at', shop.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('first_scan_at', kernel.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_scan_at', kernel.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.Column('count', sa.Integer(), nullable=False),
     sa.Column('places', sqlmodel.sql.sqltypes.AutoString(length=400), nullable=False),
     sa.Column('flagged', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),

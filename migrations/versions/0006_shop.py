@@ -8,7 +8,7 @@ Create Date: 2026-11-29 04:07:07.420651
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
-import shop.timeutil
+import kernel.timeutil
 
 
 revision = '0006'
@@ -44,7 +44,7 @@ def upgrade() -> None:
     sa.Column('checkout_key', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('batch_id', sa.Integer(), nullable=False),
     sa.Column('quantity', sa.Integer(), nullable=False),
-    sa.Column('expires_at', shop.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', kernel.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.Column('consumed', sa.Boolean(), nullable=False),
     sa.CheckConstraint('quantity > 0', name=op.f('ck_reservation_quantity_positive')),
     sa.ForeignKeyConstraint(['batch_id'], ['batch.id'], name=op.f('fk_reservation_batch_id_batch')),
@@ -56,7 +56,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_reservation_expires_at'), ['expires_at'], unique=False)
 
     with op.batch_alter_table('customer_order', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('paid_at', shop.timeutil.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('paid_at', kernel.timeutil.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('paid_confirmed_by', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=True))
         batch_op.add_column(sa.Column('invoice_number', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=True))
 

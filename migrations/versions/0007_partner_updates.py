@@ -8,7 +8,7 @@ Create Date: 2026-11-29 04:52:53.895912
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
-import shop.timeutil
+import kernel.timeutil
 
 
 revision = '0007'
@@ -26,16 +26,16 @@ def upgrade() -> None:
     sa.Column('shipment_code', sqlmodel.sql.sqltypes.AutoString(length=13), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('applied', sa.Boolean(), nullable=False),
-    sa.Column('received_at', shop.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('received_at', kernel.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['partner_id'], ['postal_partner.id'], name=op.f('fk_partnerupdate_partner_id_postal_partner')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_partnerupdate')),
     sa.UniqueConstraint('partner_id', 'update_id', name='uq_partnerupdate_partner_update')
     )
     with op.batch_alter_table('shipment', schema=None) as batch_op:
         batch_op.add_column(sa.Column('cod_collected_vnd', sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column('cod_collected_at', shop.timeutil.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('cod_collected_at', kernel.timeutil.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('cod_remitted_vnd', sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column('cod_remitted_at', shop.timeutil.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('cod_remitted_at', kernel.timeutil.UTCDateTime(timezone=True), nullable=True))
 
     # ### end Alembic commands ###
 

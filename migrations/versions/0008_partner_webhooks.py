@@ -8,7 +8,7 @@ Create Date: 2026-11-29 04:59:16.786713
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
-import shop.timeutil
+import kernel.timeutil
 
 
 revision = '0008'
@@ -28,8 +28,8 @@ def upgrade() -> None:
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('last_status_code', sa.Integer(), nullable=True),
     sa.Column('last_error', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True),
-    sa.Column('created_at', shop.timeutil.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('delivered_at', shop.timeutil.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', kernel.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('delivered_at', kernel.timeutil.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['partner_id'], ['postal_partner.id'], name=op.f('fk_webhookdelivery_partner_id_postal_partner')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_webhookdelivery'))
     )

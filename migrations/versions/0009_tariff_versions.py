@@ -8,7 +8,7 @@ Create Date: 2026-11-29 05:50:00
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
-import shop.timeutil
+import kernel.timeutil
 
 
 revision = '0009'
@@ -45,7 +45,7 @@ def upgrade() -> None:
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('rates', sa.JSON(), nullable=False),
     sa.Column('note', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
-    sa.Column('created_at', shop.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', kernel.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.Column('created_by_user_id', sa.Integer(), nullable=True),
     sa.Column('created_by', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
     sa.ForeignKeyConstraint(['created_by_user_id'], ['user_account.id'], name=op.f('fk_tariff_version_created_by_user_id_user_account')),

@@ -8,7 +8,7 @@ Create Date: 2026-11-29 05:50:00
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
-import shop.timeutil
+import kernel.timeutil
 
 
 revision = '0011'
@@ -26,11 +26,11 @@ def upgrade() -> None:
     sa.Column('kwargs', sa.JSON(), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('last_error', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
-    sa.Column('first_failed_at', shop.timeutil.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_failed_at', shop.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('first_failed_at', kernel.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_failed_at', kernel.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
-    sa.Column('retried_at', shop.timeutil.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('resolved_at', shop.timeutil.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('retried_at', kernel.timeutil.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('resolved_at', kernel.timeutil.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_task_failure')),
     sa.UniqueConstraint('fingerprint', name=op.f('uq_task_failure_fingerprint'))
     )
@@ -39,9 +39,9 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_task_failure_task_name'), ['task_name'], unique=False)
 
     with op.batch_alter_table('outboxmessage', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('started_at', shop.timeutil.UTCDateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('done_at', shop.timeutil.UTCDateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('next_run_at', shop.timeutil.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('started_at', kernel.timeutil.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('done_at', kernel.timeutil.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('next_run_at', kernel.timeutil.UTCDateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:

@@ -8,7 +8,7 @@ Create Date: 2026-11-29 05:50:00
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
-import shop.timeutil
+import kernel.timeutil
 
 
 revision = '0012'
@@ -20,7 +20,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table('audit_entry',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('at', shop.timeutil.UTCDateTime(), nullable=False),
+    sa.Column('at', kernel.timeutil.UTCDateTime(), nullable=False),
     sa.Column('actor_user_id', sa.Integer(), nullable=True),
     sa.Column('actor_label', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
     sa.Column('action', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
@@ -40,8 +40,8 @@ def upgrade() -> None:
     # Onboarding: the application's extra facts and the alliance's decision.
     with op.batch_alter_table('cooperative') as batch:
         batch.add_column(sa.Column('main_products', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False, server_default=''))
-        batch.add_column(sa.Column('applied_at', shop.timeutil.UTCDateTime(), nullable=True))
-        batch.add_column(sa.Column('decided_at', shop.timeutil.UTCDateTime(), nullable=True))
+        batch.add_column(sa.Column('applied_at', kernel.timeutil.UTCDateTime(), nullable=True))
+        batch.add_column(sa.Column('decided_at', kernel.timeutil.UTCDateTime(), nullable=True))
         batch.add_column(sa.Column('decision_reason', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=True))
     with op.batch_alter_table('user_account') as batch:
         batch.add_column(sa.Column('is_coop_admin', sa.Boolean(), nullable=False, server_default=sa.false()))
@@ -53,11 +53,11 @@ def upgrade() -> None:
     sa.Column('recipient', sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('invited_by', sa.Integer(), nullable=True),
-    sa.Column('created_at', shop.timeutil.UTCDateTime(), nullable=False),
-    sa.Column('expires_at', shop.timeutil.UTCDateTime(), nullable=False),
-    sa.Column('accepted_at', shop.timeutil.UTCDateTime(), nullable=True),
+    sa.Column('created_at', kernel.timeutil.UTCDateTime(), nullable=False),
+    sa.Column('expires_at', kernel.timeutil.UTCDateTime(), nullable=False),
+    sa.Column('accepted_at', kernel.timeutil.UTCDateTime(), nullable=True),
     sa.Column('accepted_user_id', sa.Integer(), nullable=True),
-    sa.Column('revoked_at', shop.timeutil.UTCDateTime(), nullable=True),
+    sa.Column('revoked_at', kernel.timeutil.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['accepted_user_id'], ['user_account.id'], ),
     sa.ForeignKeyConstraint(['cooperative_id'], ['cooperative.id'], ),
     sa.ForeignKeyConstraint(['invited_by'], ['user_account.id'], ),

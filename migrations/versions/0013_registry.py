@@ -8,7 +8,7 @@ Create Date: 2026-11-29 05:50:00
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
-import shop.timeutil
+import kernel.timeutil
 
 
 revision = '0013'
@@ -23,7 +23,7 @@ def upgrade() -> None:
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('filename', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('content', sa.LargeBinary(), nullable=False),
-    sa.Column('created_at', shop.timeutil.UTCDateTime(), nullable=False),
+    sa.Column('created_at', kernel.timeutil.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['user_account.id'], name=op.f('fk_registry_pending_import_user_id_user_account')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_registry_pending_import'))
     )
@@ -38,7 +38,7 @@ def upgrade() -> None:
     sa.Column('union_id', sa.Integer(), nullable=True),
     sa.Column('certifications', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
     sa.Column('survey_notes', sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
-    sa.Column('updated_at', shop.timeutil.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', kernel.timeutil.UTCDateTime(), nullable=False),
     sa.CheckConstraint('member_count IS NULL OR member_count >= 0', name=op.f('ck_registry_profile_members_not_negative')),
     sa.CheckConstraint('charter_capital_vnd IS NULL OR charter_capital_vnd >= 0', name=op.f('ck_registry_profile_capital_not_negative')),
     sa.ForeignKeyConstraint(['cooperative_id'], ['cooperative.id'], name=op.f('fk_registry_profile_cooperative_id_cooperative')),

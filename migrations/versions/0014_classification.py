@@ -8,7 +8,7 @@ Create Date: 2026-11-29 05:50:00
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
-import shop.timeutil
+import kernel.timeutil
 
 
 revision = '0014'
@@ -46,7 +46,7 @@ def upgrade() -> None:
     sa.Column('findings', sa.Text(), nullable=False),
     sa.Column('assessed_class', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=True),
     sa.Column('recorded_by', sa.Integer(), nullable=True),
-    sa.Column('created_at', shop.timeutil.UTCDateTime(), nullable=False),
+    sa.Column('created_at', kernel.timeutil.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['cooperative_id'], ['cooperative.id'], name=op.f('fk_survey_finding_cooperative_id_cooperative')),
     sa.ForeignKeyConstraint(['recorded_by'], ['user_account.id'], name=op.f('fk_survey_finding_recorded_by_user_account')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_survey_finding'))
@@ -55,7 +55,7 @@ def upgrade() -> None:
     op.create_table('scan_day_total',
     sa.Column('day', sa.Date(), nullable=False),
     sa.Column('count', sa.BigInteger(), nullable=False),
-    sa.Column('rolled_at', shop.timeutil.UTCDateTime(), nullable=False),
+    sa.Column('rolled_at', kernel.timeutil.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('day', name=op.f('pk_scan_day_total'))
     )
     op.create_table('order_day_total',
@@ -91,7 +91,7 @@ def upgrade() -> None:
     op.create_table('roll_up_mark',
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('through_day', sa.Date(), nullable=False),
-    sa.Column('rolled_at', shop.timeutil.UTCDateTime(), nullable=False),
+    sa.Column('rolled_at', kernel.timeutil.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('name', name=op.f('pk_roll_up_mark'))
     )
     for name, table, columns in INDEXES:

@@ -3,14 +3,14 @@
 from flask import Flask
 from flask_babel import lazy_gettext as _l
 
-from shop.extensions import login_manager
+from kernel.extensions import login_manager
 
 
 def init_app(app: Flask) -> None:
     from shop.accounts import tasks  # noqa: F401 - registers the invitation task
     from shop.accounts.services import AccountService
     from shop.accounts.views import bp
-    from shop.db import get_session
+    from kernel.db import get_session
 
     login_manager.login_view = "accounts.login"
     login_manager.login_message = _l("Please log in to see this page.")

@@ -12,9 +12,9 @@ from flask_babel import gettext
 from sqlmodel import Session, select
 
 from shop.accounts.models import ApiKey
-from shop.audit.services import AuditLog
-from shop.errors import ServiceError
-from shop.timeutil import utcnow
+from kernel.audit.services import AuditLog
+from kernel.errors import ServiceError
+from kernel.timeutil import utcnow
 
 PREFIX = "ns"
 

@@ -17,13 +17,13 @@ from flask_babel import gettext
 from sqlalchemy import update
 from sqlmodel import Session, select
 
-from shop import address
+from kernel import address
 from shop.accounts.models import InvitationStatus, MemberInvitation, Role, User
 from shop.accounts.services import USERNAME_RE, AccountService
-from shop.audit.services import AuditLog
+from kernel.audit.services import AuditLog
 from shop.cooperatives.models import Cooperative, CooperativeStatus
-from shop.errors import Conflict, NotFound, ServiceError
-from shop.timeutil import utcnow
+from kernel.errors import Conflict, NotFound, ServiceError
+from kernel.timeutil import utcnow
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
@@ -89,7 +89,7 @@ class InvitationService:
 
     # -- the cooperative's administrator ---------------------------------------------------------
     def invite(self, cooperative_id: int, recipient: str, invited_by: int | None) -> MemberInvitation:
-        from workers import outbox
+        from kernel import outbox
 
         cooperative = self.session.get(Cooperative, cooperative_id)
         if cooperative is None or cooperative.status != CooperativeStatus.APPROVED:

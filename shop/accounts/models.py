@@ -7,13 +7,8 @@ from enum import StrEnum
 
 from sqlmodel import Field, SQLModel
 
-from shop.timeutil import UTCDateTime, utcnow
-
-
-class Role(StrEnum):
-    ALLIANCE_ADMIN = "alliance_admin"
-    MEMBER = "member"  # belongs to exactly one cooperative
-    PARTNER = "partner"  # staff of the postal partner
+from kernel.permissions import Role  # noqa: F401 - the roles are the kernel's, users hold one
+from kernel.timeutil import UTCDateTime, utcnow
 
 
 class User(SQLModel, table=True):

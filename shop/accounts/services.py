@@ -11,10 +11,10 @@ from flask_babel import gettext
 from sqlmodel import Session, select
 
 from shop.accounts.models import Role, User
-from shop.accounts.permissions import permissions_for
+from kernel.permissions import permissions_for
 from shop.accounts.schemas import CurrentUser
-from shop.errors import Forbidden, NotFound, ServiceError
-from shop.timeutil import utcnow
+from kernel.errors import Forbidden, NotFound, ServiceError
+from kernel.timeutil import utcnow
 
 _hasher = PasswordHasher()
 # Verifying against this keeps the time of a login for an unknown user like that of a known one.
@@ -109,7 +109,7 @@ class AccountService:
 
     def set_member_password(self, cooperative_id: int, user_id: int, password: str, *, by_user_id: int) -> User:
         """A new password for a member who lost theirs; their other sessions end with it."""
-        from shop.audit.services import AuditLog
+        from kernel.audit.services import AuditLog
 
         user = self._managed_member(cooperative_id, user_id, by_user_id)
         if user.id == by_user_id:
@@ -126,7 +126,7 @@ class AccountService:
         return user
 
     def set_member_active(self, cooperative_id: int, user_id: int, active: bool, *, by_user_id: int) -> User:
-        from shop.audit.services import AuditLog
+        from kernel.audit.services import AuditLog
 
         user = self._managed_member(cooperative_id, user_id, by_user_id)
         if user.id == by_user_id:

@@ -8,12 +8,12 @@ from flask_login import current_user, login_user, logout_user
 
 from shop.accounts.forms import AcceptInvitationForm, InviteForm, LoginForm
 from shop.accounts.models import Role
-from shop.accounts.permissions import requires
-from shop.errors import ServiceError
+from kernel.permissions import requires
+from kernel.errors import ServiceError
 from shop.accounts.services import AccountService
-from shop.db import get_session
-from shop.extensions import limiter
-from shop.timeutil import utcnow
+from kernel.db import get_session
+from kernel.extensions import limiter
+from kernel.timeutil import utcnow
 
 bp = Blueprint("accounts", __name__)
 

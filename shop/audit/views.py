@@ -12,11 +12,11 @@ from flask import Blueprint, abort, render_template, request
 from flask_babel import gettext, lazy_gettext as _l
 from flask_login import current_user
 
-from shop.audit.services import AuditTrail, changes
-from shop.db import get_session
-from shop.errors import ServiceError
-from shop.extensions import login_manager
-from shop.i18n import LOCAL_TZ
+from kernel.audit.services import AuditTrail, changes
+from kernel.db import get_session
+from kernel.errors import ServiceError
+from kernel.extensions import login_manager
+from kernel.i18n import LOCAL_TZ
 
 bp = Blueprint("audit", __name__)
 PER_PAGE = 50
@@ -149,7 +149,7 @@ def entries():
 
 @bp.get("/audit/export.<fmt>")
 def export(fmt: str):
-    from shop.exports import table_response
+    from kernel.exports import table_response
 
     if fmt not in ("csv", "xlsx"):
         abort(404)

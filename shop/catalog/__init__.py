@@ -13,7 +13,7 @@ def init_app(app: Flask) -> None:
 
     def _profile(gtin: str):
         from shop.catalog.services import PublicCatalog
-        from shop.db import get_session
+        from kernel.db import get_session
 
         return PublicCatalog(get_session()).profile_for_gtin(gtin)
 

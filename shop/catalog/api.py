@@ -8,8 +8,8 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from shop.accounts.apikeys import ApiKeyService, bearer_token
 from shop.cooperatives.models import Cooperative, CooperativeStatus
-from shop.db import get_session
-from shop.extensions import csrf
+from kernel.db import get_session
+from kernel.extensions import csrf
 from traceability import epcis
 from traceability.capture import CaptureRejected, CaptureService
 from traceability.schemas import IssuerRef

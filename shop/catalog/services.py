@@ -11,9 +11,9 @@ from sqlmodel import Session, select
 from shop.catalog.models import Batch, Product
 from shop.catalog.schemas import BatchCreate, ProductCreate, TraceEventCreate
 from shop.cooperatives.models import Cooperative, CooperativeStatus
-from shop.errors import NotFound, ServiceError
-from shop.i18n import LOCAL_TZ
-from shop.textutil import fold_vietnamese
+from kernel.errors import NotFound, ServiceError
+from kernel.i18n import LOCAL_TZ
+from kernel.textutil import fold_vietnamese
 from traceability import events, gs1
 from traceability.schemas import BatchRef, IssuerRef
 from traceability.services import CredentialService, RecallService, TraceabilityError, VerificationService
@@ -257,7 +257,7 @@ class CatalogService:
         except TraceabilityError as error:
             raise ServiceError(error.message, field=error.field, status=error.status) from error
         withdraw_from_sale(self.session, product.gtin, batch.lot)
-        from shop.audit.services import AuditLog
+        from kernel.audit.services import AuditLog
 
         AuditLog(self.session).record("batch.recall", "batch", f"{product.gtin}/{batch.lot}", before={"recalled": False},
                                       after={"recalled": True, "reason": reason}, cooperative_id=self.cooperative_id)
@@ -359,7 +359,7 @@ class CatalogService:
             job.warning = f"serials {unit_range.start}-{unit_range.start + count - 1}"
         self.session.add(job)
         self.session.flush()
-        from workers import outbox
+        from kernel import outbox
 
         outbox.enqueue(self.session, "nongsan.catalog.render_labels", job_id=job.id)
         return job
@@ -397,7 +397,7 @@ def not_recalled():
 
 def withdraw_from_sale(session: Session, gtin: str, lot: str) -> None:
     """After a recall (by the cooperative or the alliance): nothing left to sell, buyers alerted."""
-    from workers import outbox
+    from kernel import outbox
 
     batch = session.exec(
         select(Batch).join(Product, Product.id == Batch.product_id).where(Product.gtin == gtin, Batch.lot == lot)
@@ -411,7 +411,7 @@ def withdraw_from_sale(session: Session, gtin: str, lot: str) -> None:
 
 def cooperative_location(cooperative: Cooperative, base_url: str) -> dict:
     """Where a cooperative's events happen, as carried inside its signed events."""
-    from shop import address
+    from kernel import address
 
     return {
         "id": f"{base_url}/htx/{cooperative.slug}",

@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from shop.catalog.models import Product
 from shop.cooperatives.models import Cooperative
-from shop.db import unit_of_work
+from kernel.db import unit_of_work
 from workers.celery_app import retry_policy
 from workers.notifications.services import Mail, NotificationService, TemporaryMailError, configured_mailer
 

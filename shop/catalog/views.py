@@ -9,12 +9,12 @@ from flask_babel import gettext
 from flask_login import current_user
 from pydantic import ValidationError
 
-from shop.accounts.permissions import requires
+from kernel.permissions import requires
 from shop.catalog.forms import CATEGORY_LABELS, SALE_UNIT_LABELS, BatchForm, ProductForm, RecallForm, TraceEventForm
 from shop.catalog.schemas import BatchCreate, ProductCreate, TraceEventCreate
 from shop.catalog.services import CatalogService, PublicCatalog
-from shop.db import get_session
-from shop.errors import ServiceError
+from kernel.db import get_session
+from kernel.errors import ServiceError
 from shop.forms import apply_errors, schema_from_form
 from traceability import gs1
 from traceability.services import CredentialService, key_service
@@ -43,7 +43,7 @@ PER_PAGE = 24
 
 @bp.get("/")
 def home():
-    from shop import address
+    from kernel import address
     from shop.catalog.models import Category
 
     args = request.args
@@ -64,7 +64,7 @@ def home():
 
 @bp.get("/htx/<slug>")
 def storefront(slug: str):
-    from shop import address
+    from kernel import address
 
     cooperative, products, certifications = PublicCatalog(get_session()).storefront(slug)
     return render_template("catalog/storefront.html", cooperative=cooperative, products=products,

@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from sqlmodel import Field, SQLModel
 
-from shop.timeutil import UTCDateTime, utcnow
+from kernel.timeutil import UTCDateTime, utcnow
 
 
 class CooperativeStatus(StrEnum):

@@ -10,13 +10,13 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from shop import address
-from shop.audit.services import AuditLog
+from kernel import address
+from kernel.audit.services import AuditLog
 from shop.cooperatives.models import Cooperative, CooperativeStatus
 from shop.cooperatives.schemas import CooperativeApplication, CooperativeCreate
-from shop.errors import Conflict, NotFound, ServiceError
-from shop.textutil import slugify
-from shop.timeutil import utcnow
+from kernel.errors import Conflict, NotFound, ServiceError
+from kernel.textutil import slugify
+from kernel.timeutil import utcnow
 from traceability.models import KeyStatus
 from traceability.schemas import IssuerRef
 from traceability.services import KeyService
@@ -167,7 +167,7 @@ class CooperativeService:
                                       .order_by(User.id)))
 
     def _notify(self, cooperative: Cooperative, kind: str, entry_id: int | None) -> None:
-        from workers import outbox
+        from kernel import outbox
 
         outbox.enqueue(self.session, NOTICE_TASK, cooperative_id=cooperative.id, kind=kind, notice_id=entry_id)
 

@@ -7,7 +7,7 @@ from flask import current_app, render_template
 from flask_babel import force_locale, gettext
 
 from shop.cooperatives.models import Cooperative
-from shop.db import unit_of_work
+from kernel.db import unit_of_work
 from workers.celery_app import retry_policy
 from workers.notifications.services import (
     Mail, TemporaryMailError, notify_once,

@@ -9,14 +9,14 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from pydantic import ValidationError
 
-from shop.errors import ServiceError
+from kernel.errors import ServiceError
 
-from shop.accounts.permissions import requires
+from kernel.permissions import requires
 from shop.cooperatives.forms import ApplicationForm, ReasonForm
 from shop.cooperatives.schemas import CooperativeApplication
 from shop.cooperatives.services import CooperativeService
-from shop.db import get_session
-from shop.extensions import limiter
+from kernel.db import get_session
+from kernel.extensions import limiter
 from shop.forms import apply_errors, schema_from_form
 from traceability.services import key_service
 
@@ -98,7 +98,7 @@ def decide(cooperative_id: int):
 
 
 def _detail_page(service: CooperativeService, cooperative_id: int, decision_form: ReasonForm | None = None):
-    from shop import address
+    from kernel import address
 
     cooperative = service.get(cooperative_id)
     return render_template(
@@ -121,9 +121,9 @@ def alliance_home():
 @requires("alliance:console:read")
 def export_cooperatives(fmt: str):
     """The console's list of cooperatives as a spreadsheet."""
-    from shop import address
-    from shop.exports import table_response
-    from shop.labels import status_label
+    from kernel import address
+    from kernel.exports import table_response
+    from kernel.labels import status_label
     from shop.registry.schemas import kind_label
 
     session = get_session()

@@ -13,7 +13,7 @@ from sqlmodel import Field, SQLModel
 
 from shop.catalog.models import Batch
 from shop.orders.models import Order, OrderLine, OrderStatusChange
-from shop.timeutil import UTCDateTime, utcnow
+from kernel.timeutil import UTCDateTime, utcnow
 from traceability.models import Credential, ProblemReport, Recall, ScanDay
 from workers.postal.models import Shipment
 

@@ -15,7 +15,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen import canvas
 from sqlmodel import Session
 
-from shop.i18n import LOCAL_TZ, format_date, format_vnd
+from kernel.i18n import LOCAL_TZ, format_date, format_vnd
 from shop.insight.formatting import format_month, format_number, format_percent
 from shop.insight.schemas import MonthRange, Period, Table
 from shop.insight.services import SCORING, ClassificationService, DashboardService

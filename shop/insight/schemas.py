@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
-from shop.i18n import LOCAL_TZ
+from kernel.i18n import LOCAL_TZ
 
 
 @dataclass(frozen=True)

@@ -29,11 +29,11 @@ from sqlalchemy import (
 )
 from sqlmodel import Session, select
 
-from shop.audit.services import AuditLog
+from kernel.audit.services import AuditLog
 from shop.catalog.models import Batch, Certification, Product
 from shop.cooperatives.models import Cooperative, CooperativeStatus
-from shop.errors import NotFound, ServiceError
-from shop.i18n import LOCAL_TZ, format_vnd
+from kernel.errors import NotFound, ServiceError
+from kernel.i18n import LOCAL_TZ, format_vnd
 from shop.insight.formatting import format_number, format_percent
 from shop.insight.models import (
     COD_OPEN,
@@ -55,7 +55,7 @@ from shop.insight.schemas import (
     Table,
 )
 from shop.orders.models import Order, OrderLine, OrderStatus, OrderStatusChange
-from shop.timeutil import UTCDateTime, utcnow
+from kernel.timeutil import UTCDateTime, utcnow
 from traceability.models import Credential, ProblemReport, Recall, ScanDay
 from workers.postal.models import Shipment, ShipmentStatus
 
@@ -843,7 +843,7 @@ class DashboardService:
                      [[m, counted.get(m, 0)] for m in months.months()], ["month", "number"])
 
     def _shipments_table(self, rows) -> Table:
-        from shop.labels import status_label
+        from kernel.labels import status_label
 
         counted = {status: int(count) for status, count in rows}
         order = [s.value for s in ShipmentStatus]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from shop.db import unit_of_work
+from kernel.db import unit_of_work
 
 
 # Idempotent: it only adds days after the last one rolled up, so a retry or a second beat adds nothing.

@@ -23,12 +23,12 @@ from wtforms import DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length
 
 from shop import charts
-from shop.accounts.permissions import requires
-from shop.db import get_session
-from shop.errors import ServiceError
-from shop.exports import table_response
+from kernel.permissions import requires
+from kernel.db import get_session
+from kernel.errors import ServiceError
+from kernel.exports import table_response
 from shop.forms import apply_errors, schema_from_form
-from shop.i18n import LOCAL_TZ, format_date, format_vnd
+from kernel.i18n import LOCAL_TZ, format_date, format_vnd
 from shop.insight.formatting import format_month, format_number, format_percent
 from shop.insight.schemas import MonthRange, Period, SurveyFindingCreate, Table
 from shop.insight.services import (

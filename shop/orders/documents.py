@@ -9,8 +9,8 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfgen import canvas
 
-from shop import address
-from shop.i18n import format_date, format_vnd
+from kernel import address
+from kernel.i18n import format_date, format_vnd
 from traceability.labels import _label_font
 
 

@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from shop.timeutil import UTCDateTime, utcnow
+from kernel.timeutil import UTCDateTime, utcnow
 
 
 class OrderStatus(StrEnum):

@@ -11,16 +11,16 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from shop import address
+from kernel import address
 from shop.catalog.models import Batch, Product
 from shop.catalog.services import PublicCatalog
 from shop.cooperatives.models import Cooperative
-from shop.errors import Conflict, NotFound, ServiceError
-from shop.i18n import select_locale
-from shop.labels import status_label
+from kernel.errors import Conflict, NotFound, ServiceError
+from kernel.i18n import select_locale
+from kernel.labels import status_label
 from shop.orders.models import Order, OrderLine, OrderStatus, OrderStatusChange, PaymentMethod
 from shop.orders.schemas import CartLine, CheckoutData
-from workers import outbox
+from kernel import outbox
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud over the phone
@@ -262,7 +262,7 @@ class OrderService:
         if order.status == OrderStatus.CANCELLED:
             raise ServiceError(gettext("A cancelled order cannot be paid."), field="status", status=409)
         if order.paid_at is None:
-            from shop.timeutil import utcnow
+            from kernel.timeutil import utcnow
 
             order.paid_at = utcnow()
             order.paid_confirmed_by = actor
@@ -275,7 +275,7 @@ class OrderService:
 
     def _next_invoice_number(self, cooperative_id: int) -> str:
         from shop.orders.models import InvoiceCounter
-        from shop.timeutil import utcnow
+        from kernel.timeutil import utcnow
 
         year = utcnow().year
         counter = self.session.exec(
@@ -337,7 +337,7 @@ class ReservationService:
         from datetime import timedelta
 
         from shop.catalog.models import Reservation
-        from shop.timeutil import utcnow
+        from kernel.timeutil import utcnow
 
         self.release(checkout_key)
         expires = utcnow() + timedelta(minutes=self.HOLD_MINUTES)
@@ -350,7 +350,7 @@ class ReservationService:
 
     def release(self, checkout_key: str | None = None, *, expired_only: bool = False) -> int:
         from shop.catalog.models import Reservation
-        from shop.timeutil import utcnow
+        from kernel.timeutil import utcnow
 
         query = select(Reservation).where(Reservation.consumed == False)  # noqa: E712
         if checkout_key is not None:
@@ -368,7 +368,7 @@ class ReservationService:
     def consume(self, checkout_key: str, lines: dict[int, int]) -> bool:
         """True when live reservations cover exactly these lines (and are now used up)."""
         from shop.catalog.models import Reservation
-        from shop.timeutil import utcnow
+        from kernel.timeutil import utcnow
 
         held = self.session.exec(select(Reservation).where(
             Reservation.checkout_key == checkout_key, Reservation.consumed == False,  # noqa: E712

@@ -8,9 +8,9 @@ from celery import shared_task
 from flask import current_app, render_template
 from flask_babel import force_locale, gettext
 
-from shop import address
+from kernel import address
 from shop.cooperatives.models import Cooperative
-from shop.db import unit_of_work
+from kernel.db import unit_of_work
 from shop.orders.models import Order
 from shop.orders.services import OrderService
 from workers.celery_app import retry_policy
@@ -74,7 +74,7 @@ def prepare_shipment(self, order_id: int) -> str | None:
                 cod_amount_vnd=orders.cod_amount(order, order.shipping_fee_vnd),
             )
         )
-        from workers import outbox
+        from kernel import outbox
         from workers.postal.delivery import WebhookDeliveries
 
         # Partners with an endpoint get the job as a signed webhook, through the outbox.
@@ -168,7 +168,7 @@ def release_reservations() -> int:
 @shared_task(name="nongsan.orders.send_buyer_update", bind=True, acks_late=True, tracked=True, **retry_policy(max_retries=8))
 def send_buyer_update(self, order_id: int, status: str) -> bool:
     """Tell the buyer their order was confirmed, handed to the post, delivered or cancelled."""
-    from shop.labels import status_label
+    from kernel.labels import status_label
 
     with unit_of_work() as session:
         order = session.get(Order, order_id)

@@ -9,12 +9,12 @@ from flask_babel import gettext
 from flask_login import current_user
 from pydantic import ValidationError
 
-from shop import address
-from shop.accounts.permissions import requires
+from kernel import address
+from kernel.permissions import requires
 from shop.catalog.services import PublicCatalog
-from shop.db import get_session
-from shop.extensions import limiter
-from shop.errors import NotFound, ServiceError
+from kernel.db import get_session
+from kernel.extensions import limiter
+from kernel.errors import NotFound, ServiceError
 from shop.forms import apply_errors, schema_from_form
 from shop.orders import cart
 from shop.orders.forms import AddToCartForm, CheckoutForm
@@ -299,7 +299,7 @@ def _period() -> tuple:
 
 
 def _cod_response(report, template_args: dict):
-    from shop.exports import table_response
+    from kernel.exports import table_response
     from workers.postal.reconciliation import flag_label
 
     export = request.args.get("format")

@@ -28,10 +28,10 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlmodel import Session
 
-from shop import address
-from shop.audit.services import AuditLog
-from shop.errors import ServiceError
-from shop.labels import status_label
+from kernel import address
+from kernel.audit.services import AuditLog
+from kernel.errors import ServiceError
+from kernel.labels import status_label
 from shop.registry.models import PendingImport
 from shop.registry.schemas import (
     KIND_BY_CODE,

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, CheckConstraint, LargeBinary
 from sqlmodel import Field, SQLModel
 
-from shop.timeutil import UTCDateTime, utcnow
+from kernel.timeutil import UTCDateTime, utcnow
 
 
 class RegistryProfile(SQLModel, table=True):

@@ -21,9 +21,9 @@ from sqlalchemy import delete, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from shop.audit.services import AuditLog
+from kernel.audit.services import AuditLog
 from shop.cooperatives.models import Cooperative, CooperativeKind, CooperativeStatus
-from shop.errors import Conflict, NotFound
+from kernel.errors import Conflict, NotFound
 from shop.registry.models import PendingImport, RegistryOcopProduct, RegistryProfile
 from shop.registry.schemas import (
     OcopItem,
@@ -39,8 +39,8 @@ from shop.registry.values import (
     format_capital,
     format_ocop,
 )
-from shop.textutil import slugify
-from shop.timeutil import utcnow
+from kernel.textutil import slugify
+from kernel.timeutil import utcnow
 
 # What a new entry cannot do without (province falls back to the alliance's own).
 REQUIRED_FOR_NEW = ("name", "kind", "registration_no", "ward", "address")

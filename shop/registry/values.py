@@ -19,8 +19,8 @@ from typing import Any
 
 from flask_babel import gettext
 
-from shop import address
-from shop.i18n import LOCAL_TZ
+from kernel import address
+from kernel.i18n import LOCAL_TZ
 from shop.registry.schemas import (
     KINDS,
     SECTORS,
@@ -29,7 +29,7 @@ from shop.registry.schemas import (
     Term,
     current_language,
 )
-from shop.textutil import fold_vietnamese
+from kernel.textutil import fold_vietnamese
 
 # Fields of the cooperative row; the rest live in the registry profile.
 CORE_FIELDS = ("name", "kind", "registration_no", "province", "ward", "address", "legal_representative", "phone", "email")
@@ -41,7 +41,7 @@ FIELDS = CORE_FIELDS + PROFILE_FIELDS
 # -- reading one value -----------------------------------------------------------------------------
 ASCII_DIGITS = re.compile(r"[0-9]{1,9}")  # str.isdigit() also accepts '²', which int() refuses
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-FORMULA_GUARD = re.compile(r"^'(?=[=+\-@\t\r])")  # the apostrophe shop.exports puts before such cells
+FORMULA_GUARD = re.compile(r"^'(?=[=+\-@\t\r])")  # the apostrophe kernel.exports puts before such cells
 
 
 def clean_text(value: Any, *, multiline: bool = False) -> str:

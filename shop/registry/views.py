@@ -15,12 +15,12 @@ from flask_babel import gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
-from shop import address
-from shop.accounts.permissions import requires
+from kernel import address
+from kernel.permissions import requires
 from shop.cooperatives.models import CooperativeStatus
-from shop.db import get_session
-from shop.errors import ServiceError
-from shop.exports import table_response
+from kernel.db import get_session
+from kernel.errors import ServiceError
+from kernel.exports import table_response
 from shop.registry.importer import (
     COLUMNS,
     MAX_FILE_BYTES,

@@ -9,12 +9,12 @@ from decimal import Decimal
 
 import pytest
 
-from shop import address
+from kernel import address
 from shop.catalog.schemas import BatchCreate, ProductCreate
 from shop.catalog.services import CatalogService
 from shop.cooperatives.schemas import CooperativeCreate
 from shop.cooperatives.services import CooperativeService
-from shop.db import unit_of_work
+from kernel.db import unit_of_work
 from tests.e2e.browser import RecordingPage, chromium
 from traceability.services import CredentialService, key_service
 from workers.postal.models import Partner

@@ -27,7 +27,7 @@ from shop.catalog.schemas import BatchCreate, ProductCreate
 from shop.catalog.services import CatalogService
 from shop.cooperatives.schemas import CooperativeCreate
 from shop.cooperatives.services import CooperativeService
-from shop.db import unit_of_work
+from kernel.db import unit_of_work
 from tests.e2e.browser import RecordingPage, chromium
 from tests.live import LiveStack
 from traceability import compact, crypto

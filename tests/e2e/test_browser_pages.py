@@ -16,7 +16,7 @@ from shop.catalog.schemas import BatchCreate, ProductCreate
 from shop.catalog.services import CatalogService
 from shop.cooperatives.schemas import CooperativeCreate
 from shop.cooperatives.services import CooperativeService
-from shop.db import unit_of_work
+from kernel.db import unit_of_work
 from tests.e2e.browser import RecordingPage, chromium
 from traceability.services import CredentialService, key_service
 
@@ -91,7 +91,7 @@ def test_label_sheet_progress_reaches_100_and_the_pdf_downloads(live):
 
 def test_application_form_lists_the_communes_of_the_chosen_province(live):
     """The shared province → commune picker (wards.js) on the cooperative application form."""
-    from shop import address
+    from kernel import address
 
     with chromium() as browser:
         visitor = RecordingPage(browser, locale="vi-VN")

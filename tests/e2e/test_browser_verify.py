@@ -20,7 +20,7 @@ import pytest
 
 from shop.catalog.schemas import BatchCreate, TraceEventCreate
 from shop.catalog.services import CatalogService
-from shop.db import unit_of_work
+from kernel.db import unit_of_work
 from tests.e2e.browser import RecordingPage, chromium
 from tests.factories import Factory
 from tests.live import LiveStack

@@ -11,7 +11,7 @@ from shop.catalog.schemas import BatchCreate, ProductCreate
 from shop.catalog.services import CatalogService
 from shop.cooperatives.schemas import CooperativeCreate
 from shop.cooperatives.services import CooperativeService
-from shop.db import unit_of_work
+from kernel.db import unit_of_work
 from tests.e2e.browser import RecordingPage, chromium
 from tests.shop.test_dashboard import fill_dashboard, month_start
 from traceability.services import CredentialService, key_service

@@ -13,12 +13,12 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from shop import address
+from kernel import address
 from shop.accounts.models import Role
 from shop.accounts.services import AccountService
 from shop.cooperatives.schemas import CooperativeCreate
 from shop.cooperatives.services import CooperativeService
-from shop.db import unit_of_work
+from kernel.db import unit_of_work
 from tests.factories import csrf_token
 from tests.live import wait_until
 from traceability.services import key_service

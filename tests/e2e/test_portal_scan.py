@@ -18,7 +18,7 @@ from shop.catalog.schemas import BatchCreate, ProductCreate
 from shop.catalog.services import CatalogService
 from shop.cooperatives.schemas import CooperativeCreate
 from shop.cooperatives.services import CooperativeService
-from shop.db import unit_of_work
+from kernel.db import unit_of_work
 from shop.orders.schemas import CartLine, CheckoutData
 from shop.orders.services import OrderService
 from shop.orders.tasks import prepare_shipment

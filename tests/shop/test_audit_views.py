@@ -9,8 +9,8 @@ import pytest
 from sqlmodel import select
 
 from shop.accounts.models import Role
-from shop.audit.models import AuditEntry
-from shop.audit.services import AuditLog
+from kernel.audit.models import AuditEntry
+from kernel.audit.services import AuditLog
 from tests.factories import login
 
 

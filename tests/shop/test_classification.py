@@ -12,15 +12,15 @@ from openpyxl import load_workbook
 from sqlmodel import select
 
 from shop.accounts.models import Role
-from shop.audit.models import AuditEntry
+from kernel.audit.models import AuditEntry
 from shop.catalog.models import Certification
 from shop.catalog.schemas import TraceEventCreate
-from shop.i18n import LOCAL_TZ
+from kernel.i18n import LOCAL_TZ
 from shop.insight.models import SurveyFinding
 from shop.insight.schemas import Period
 from shop.insight.services import SCORING, ClassificationService
 from shop.orders.models import Order, OrderStatusChange
-from shop.timeutil import utcnow
+from kernel.timeutil import utcnow
 from tests.factories import csrf_token, login
 from traceability.models import Credential, ProblemReport
 from workers.postal.models import Shipment

@@ -4,7 +4,7 @@ import stat
 import pytest
 
 from shop import create_app
-from shop.config import ConfigError
+from kernel.config import ConfigError
 
 
 def test_embedded_default_generates_secrets_once_with_mode_0600(tmp_path, monkeypatch):
@@ -46,7 +46,7 @@ def test_health_endpoint_reports_the_database(client):
 def test_dates_money_and_times_are_shown_the_vietnamese_way():
     from datetime import date, datetime, timezone
 
-    from shop.i18n import format_date, format_datetime, format_vnd
+    from kernel.i18n import format_date, format_datetime, format_vnd
 
     assert format_vnd(120000) == "120.000 ₫"
     assert format_vnd(1234567) == "1.234.567 ₫"

@@ -14,7 +14,7 @@ from pypdf import PdfReader
 from sqlmodel import select
 
 from shop.accounts.models import Role
-from shop.i18n import LOCAL_TZ
+from kernel.i18n import LOCAL_TZ
 from shop.insight.schemas import MonthRange
 from shop.orders.models import Order, OrderLine
 from tests.factories import login

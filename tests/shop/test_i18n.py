@@ -8,7 +8,7 @@ from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parents[2]
-CATALOG = ROOT / "shop" / "translations" / "vi" / "LC_MESSAGES"
+CATALOG = ROOT / "kernel" / "translations" / "vi" / "LC_MESSAGES"
 METHODS = [
     ("shop/**.py", "python"), ("traceability/**.py", "python"), ("workers/**.py", "python"),
     ("templates/**.html", "jinja2"), ("templates/**.txt", "jinja2"),
@@ -36,7 +36,7 @@ def test_compiled_catalog_matches_the_po_file():
         po = {m.id: m.string for m in read_po(handle) if m.id}
     with open(CATALOG / "messages.mo", "rb") as handle:
         mo = {m.id: m.string for m in read_mo(handle) if m.id}
-    assert po == mo, "messages.mo is stale: run pybabel compile -d shop/translations"
+    assert po == mo, "messages.mo is stale: run pybabel compile -d kernel/translations"
 
 
 def test_pages_are_vietnamese_by_default_and_english_on_request(client):

@@ -15,9 +15,9 @@ from openpyxl import Workbook, load_workbook
 from sqlmodel import func, select
 
 from shop.accounts.models import Role
-from shop.audit.models import AuditEntry
+from kernel.audit.models import AuditEntry
 from shop.cooperatives.models import Cooperative
-from shop.exports import csv_bytes, xlsx_bytes
+from kernel.exports import csv_bytes, xlsx_bytes
 from shop.registry.importer import read_sheet
 from shop.registry.models import PendingImport, RegistryOcopProduct, RegistryProfile
 from tests.factories import csrf_token, login

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlmodel import select
 
-from shop.i18n import LOCAL_TZ
+from kernel.i18n import LOCAL_TZ
 from shop.insight.models import (
     CategoryDayTotal,
     OrderDayTotal,
@@ -23,7 +23,7 @@ from shop.insight.schemas import MonthRange
 from shop.insight.services import DashboardService, day_start, roll_up_orders
 from shop.orders.models import Order, OrderStatus
 from shop.orders.services import OrderService
-from shop.timeutil import utcnow
+from kernel.timeutil import utcnow
 from tests.factories import login
 from tests.shop.test_dashboard import month_start, order, world  # noqa: F401 - the dashboard's known rows
 from workers.postal.models import Shipment

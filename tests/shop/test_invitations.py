@@ -11,10 +11,10 @@ import pytest
 from sqlmodel import select
 
 from shop.accounts.models import InvitationStatus, MemberInvitation, Role, User
-from shop.audit.models import AuditEntry
+from kernel.audit.models import AuditEntry
 from tests.factories import PASSWORD, csrf_token, login
 from tests.live import LiveStack, wait_until
-from workers.models import OutboxMessage
+from kernel.outbox import OutboxMessage
 
 
 @pytest.fixture
@@ -315,7 +315,7 @@ def _mail_to(live, address: str, subject_part: str):
 @pytest.mark.e2e
 def test_apply_approve_list_invite_accept_over_http_with_mail(live):
     from shop.accounts.services import AccountService
-    from shop.db import unit_of_work
+    from kernel.db import unit_of_work
 
     with live.app.app_context(), unit_of_work() as session:
         AccountService(session).create_user(username="lienminh", password=PASSWORD, display_name="Liên minh",

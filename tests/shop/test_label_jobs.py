@@ -4,7 +4,7 @@ from sqlmodel import select
 from shop.accounts.models import Role
 from tests.factories import csrf_token, login
 from traceability.models import LabelJob, UnitRange
-from workers.models import OutboxMessage
+from kernel.outbox import OutboxMessage
 
 
 @pytest.fixture

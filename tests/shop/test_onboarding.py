@@ -8,10 +8,10 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from shop.accounts.models import Role, User
-from shop.audit.models import AuditEntry
+from kernel.audit.models import AuditEntry
 from shop.cooperatives.models import Cooperative, CooperativeStatus
 from tests.factories import csrf_token, login
-from workers.models import OutboxMessage
+from kernel.outbox import OutboxMessage
 
 WARD_IN_CAN_THO = 31684
 
@@ -278,7 +278,7 @@ def _set_status(app, session, cooperative, status):
 @pytest.mark.parametrize("status", [CooperativeStatus.PENDING, CooperativeStatus.REJECTED, CooperativeStatus.SUSPENDED])
 def test_cooperative_that_is_not_approved_cannot_sell(app, client, session, listed, status):
     from shop.catalog.services import PublicCatalog
-    from shop.errors import NotFound
+    from kernel.errors import NotFound
     from shop.orders.schemas import CartLine, CheckoutData
     from shop.orders.services import OrderService
 
@@ -303,7 +303,7 @@ def test_cooperative_that_is_not_approved_cannot_sign(app, client, factory, sess
     from decimal import Decimal
 
     from shop.catalog.schemas import BatchCreate, TraceEventCreate
-    from shop.errors import ServiceError
+    from kernel.errors import ServiceError
     from traceability import events
     from traceability.models import Credential
     from traceability.schemas import BatchRef, IssuerRef

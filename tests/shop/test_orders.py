@@ -5,18 +5,18 @@ from sqlmodel import select
 
 from shop.accounts.models import Role
 from shop.catalog.models import Reservation
-from shop.errors import ServiceError
+from kernel.errors import ServiceError
 from shop.orders.models import Order, OrderStatus
 from shop.orders.schemas import CartLine, CheckoutData
 from shop.orders.services import OrderService
 from tests.factories import csrf_token, login
-from workers.models import OutboxMessage
+from kernel.outbox import OutboxMessage
 
 HCMC, BEN_THANH = 79, None
 
 
 def _ward(province: int) -> int:
-    from shop import address
+    from kernel import address
 
     return address.wards(province)[0][0]
 
@@ -170,7 +170,7 @@ def test_an_order_keeps_the_tariff_version_that_priced_it(app, factory, session)
         [first] = OrderService(session).place("checkout-tariff-1", [CartLine(batch_id=batch.id, quantity=1)], _checkout())
         assert first.shipping_tariff_version == 1 and first.shipping_quote_source == "tariff"
         fee_before = first.shipping_fee_vnd
-        from shop.db import run_committed_callbacks
+        from kernel.db import run_committed_callbacks
 
         TariffBook(session).publish(_rates(vat_percent="20"), "VAT twenty per cent", based_on=1)
         session.commit()

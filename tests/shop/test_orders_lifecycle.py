@@ -13,7 +13,7 @@ from shop.orders.models import Order
 from shop.orders.schemas import CartLine
 from shop.orders.services import OrderService, ReservationService
 from shop.payments.vietqr import decode_vietqr
-from shop.timeutil import utcnow
+from kernel.timeutil import utcnow
 from tests.factories import csrf_token, login
 from tests.shop.test_orders import _buy, _checkout
 
@@ -137,7 +137,7 @@ def test_quote_api_without_a_worker_says_so_instead_of_hanging(app, client, fact
     _buy(client, batch.id)  # leaves the cart empty after placing; fill it again
     page = client.get("/login").get_data(as_text=True)
     client.post("/cart/add", data={"batch_id": batch.id, "quantity": 1, "csrf_token": csrf_token(page)})
-    from shop import address
+    from kernel import address
 
     ward = address.wards(79)[0][0]
     response = client.get(f"/api/quote?province=79&ward={ward}")
@@ -147,7 +147,7 @@ def test_quote_api_without_a_worker_says_so_instead_of_hanging(app, client, fact
 
 def test_many_buyers_racing_for_the_last_units_never_oversell(tmp_path):
     """Real concurrent transactions (threads, each its own connection) on the test database."""
-    from shop.db import unit_of_work
+    from kernel.db import unit_of_work
     from tests.live import LiveStack
 
     stack = LiveStack(tmp_path)
@@ -222,7 +222,7 @@ def test_same_idempotency_key_header_gives_one_order(client, factory, session):
     page = client.get("/login").get_data(as_text=True)
     client.post("/cart/add", data={"batch_id": batch.id, "quantity": 1, "csrf_token": csrf_token(page)})
     form = client.get("/checkout").get_data(as_text=True)
-    from shop import address
+    from kernel import address
 
     data = {"csrf_token": csrf_token(form), "checkout_key": _re.search(r'name="checkout_key" type="hidden" value="([^"]+)"', form).group(1),
             "buyer_name": "Lê Văn Bình", "buyer_phone": "0912345678", "province_code": "79",

@@ -10,7 +10,7 @@ from openpyxl import load_workbook
 from sqlmodel import func, select
 
 from shop.accounts.models import Role
-from shop.audit.models import AuditEntry
+from kernel.audit.models import AuditEntry
 from shop.cooperatives.models import Cooperative
 from shop.registry.models import RegistryOcopProduct, RegistryProfile
 from tests.factories import csrf_token, login

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from shop import create_app
-from shop.config import ConfigError
+from kernel.config import ConfigError
 from tests.conftest import base_config
 from workers.postal.carriers import HttpCarrierAdapter, configured_carrier
 from workers.postal.quotes import MemoryQuoteCache

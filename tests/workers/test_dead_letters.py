@@ -7,13 +7,14 @@ import pytest
 from sqlmodel import select
 
 from shop.accounts.models import Role
-from shop.audit.models import AuditEntry
-from shop.timeutil import utcnow
+from kernel.audit.models import AuditEntry
+from kernel.timeutil import utcnow
 from tests.factories import csrf_token, login
 from tests.workers.test_webhook_delivery import Receiver
 from workers import deadletters, webhooks
 from workers.deadletters import TaskFailures
-from workers.models import OutboxMessage, TaskFailure
+from kernel.outbox import OutboxMessage
+from workers.models import TaskFailure
 from workers.postal.models import Partner, WebhookDelivery
 
 PREPARE = "nongsan.orders.prepare_shipment"

@@ -16,14 +16,15 @@ import pytest
 from sqlmodel import func, select
 
 from shop.accounts.models import Role
-from shop.db import unit_of_work
+from kernel.db import unit_of_work
 from shop.orders.schemas import CartLine
 from shop.orders.services import OrderService
 from tests.factories import PASSWORD, Factory, csrf_token
 from tests.live import LiveStack, free_port, wait_until
 from tests.shop.test_orders import _checkout
 from workers import webhooks
-from workers.models import OutboxMessage, TaskFailure
+from kernel.outbox import OutboxMessage
+from workers.models import TaskFailure
 from workers.notifications.models import Notification
 from workers.postal.models import Shipment, WebhookDelivery
 
@@ -87,7 +88,7 @@ class PartnerEndpoint:
 
 @pytest.fixture
 def live(tmp_path):
-    from shop.extensions import limiter
+    from kernel.extensions import limiter
 
     stack = LiveStack(tmp_path)
     with stack.app.app_context():

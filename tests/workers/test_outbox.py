@@ -3,13 +3,13 @@ from datetime import timedelta
 from sqlmodel import select
 
 from shop import create_app
-from workers import outbox
-from workers.models import OutboxMessage
+from kernel import outbox
+from kernel.outbox import OutboxMessage
 
 
 def test_message_is_sent_after_commit_and_marked(app, session):
     with app.app_context():
-        from shop.db import unit_of_work
+        from kernel.db import unit_of_work
 
         with unit_of_work() as work:
             message = outbox.enqueue(work, "nongsan.outbox.sweep")
@@ -20,7 +20,7 @@ def test_message_is_sent_after_commit_and_marked(app, session):
 
 def test_rolled_back_transaction_leaves_no_message_and_sends_nothing(app, session):
     with app.app_context():
-        from shop.db import get_session
+        from kernel.db import get_session
 
         work = get_session()
         message = outbox.enqueue(work, "nongsan.outbox.sweep")
@@ -36,7 +36,7 @@ def test_unreachable_broker_leaves_message_pending_until_the_sweep(app, session,
     down = create_app({**base_config(tmp_path / "down", app.config["DATABASE_URL"], "redis://127.0.0.1:1/0"),
                        "DATABASE_BIND": db_connection})
     with down.app_context():
-        from shop.db import unit_of_work
+        from kernel.db import unit_of_work
 
         with unit_of_work() as work:
             message = outbox.enqueue(work, "nongsan.outbox.sweep")
@@ -54,7 +54,7 @@ def test_a_message_is_sent_by_whoever_claims_it_first_and_only_once(app, session
     """A slow transaction's own relay and the sweep (or two sweeps) reaching the same row: the
     first claims it, the others find it taken and send nothing."""
     with app.app_context():
-        from shop.db import unit_of_work
+        from kernel.db import unit_of_work
 
         with unit_of_work() as work:
             work.add(OutboxMessage(id="claim-once-1", task_name="nongsan.outbox.sweep", kwargs={}))

@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlmodel import select
 
-from shop import address
+from kernel import address
 from shop.accounts.models import Role
 from shop.orders.schemas import CartLine
 from shop.orders.services import OrderService

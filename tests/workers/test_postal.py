@@ -123,7 +123,7 @@ def test_pick_up_and_delivery_are_signed_into_the_batch_record_by_the_post_offic
 def test_a_late_update_never_moves_a_shipment_back_past_what_another_transaction_committed(app, factory, session):
     """One request has read the shipment (picked up); another commits "delivered"; the first then
     applies a late "in_transit". The lock re-reads the row, so the late update changes nothing."""
-    from shop.db import db
+    from kernel.db import db
     from workers.postal.models import ShipmentStatusChange
 
     cooperative = factory.cooperative()

@@ -160,7 +160,7 @@ def test_the_pointer_never_moves_back_to_an_older_version(app, session, cache):
 
 
 def _publish_and_commit(app, session, **changes):
-    from shop.db import run_committed_callbacks
+    from kernel.db import run_committed_callbacks
 
     with app.app_context():
         book = TariffBook(session)
@@ -214,7 +214,7 @@ def test_the_cache_follows_the_configuration(app):
 def test_a_worker_process_quotes_itemised_and_follows_a_new_version(tmp_path):
     """Real worker subprocess on the configured broker: the task's answer is itemised in whole dong,
     and a version published by the web side is used by the worker's very next quote."""
-    from shop.db import unit_of_work
+    from kernel.db import unit_of_work
     from tests.live import LiveStack
 
     stack = LiveStack(tmp_path)

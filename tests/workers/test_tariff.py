@@ -9,8 +9,8 @@ from pydantic import ValidationError
 from sqlmodel import select
 
 from shop.accounts.models import Role
-from shop.audit.models import AuditEntry
-from shop.errors import Conflict, ServiceError
+from kernel.audit.models import AuditEntry
+from kernel.errors import Conflict, ServiceError
 from tests.factories import csrf_token, login
 from workers.postal.models import TariffVersion
 from workers.postal.schemas import Parcel, TariffRates

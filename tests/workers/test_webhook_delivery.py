@@ -12,10 +12,10 @@ from sqlmodel import select
 from shop.orders.schemas import CartLine
 from shop.orders.services import OrderService
 from shop.orders.tasks import prepare_shipment
-from shop.timeutil import utcnow
+from kernel.timeutil import utcnow
 from tests.shop.test_orders import _checkout
 from workers import webhooks
-from workers.models import OutboxMessage
+from kernel.outbox import OutboxMessage
 from workers.postal.delivery import WebhookDeliveries, backoff
 from workers.postal.models import WebhookDelivery
 

@@ -29,7 +29,7 @@ from typing import Annotated, Any, Protocol
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from shop.config import ConfigError
+from kernel.config import ConfigError
 from workers.postal.schemas import Parcel, Quote
 from workers.postal.tariff import ActiveTariff, TariffAdapter, chargeable_weight_g, zone_of
 

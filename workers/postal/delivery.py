@@ -15,7 +15,7 @@ import httpx
 from sqlalchemy import update
 from sqlmodel import Session, select
 
-from shop.timeutil import utcnow
+from kernel.timeutil import utcnow
 from workers import webhooks
 from workers.postal.models import Partner, Shipment, WebhookDelivery
 from workers.postal.schemas import shipment_public

@@ -25,7 +25,7 @@ from reportlab.lib.pagesizes import A6
 from reportlab.lib.units import mm
 from reportlab.pdfgen import canvas
 
-from shop.i18n import format_date, format_vnd
+from kernel.i18n import format_date, format_vnd
 from traceability.labels import LabelFontError, _fit, _label_font, _load_font, _wrap
 
 log = logging.getLogger(__name__)

@@ -9,10 +9,10 @@ from flask_babel import gettext
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from shop.errors import NotFound, ServiceError
-from shop.i18n import format_vnd
-from shop.labels import status_label
-from shop.timeutil import utcnow
+from kernel.errors import NotFound, ServiceError
+from kernel.i18n import format_vnd
+from kernel.labels import status_label
+from kernel.timeutil import utcnow
 from workers.postal.models import Partner, Shipment, ShipmentStatus, ShipmentStatusChange
 from workers.postal.schemas import Parcel, Quote, ShipmentRequest
 
@@ -62,7 +62,7 @@ class QuoteService:
     def _active_tariff(self):
         from flask import g
 
-        from shop.db import db
+        from kernel.db import db
         from workers.postal.tariff import TariffBook
 
         session = self.session if self.session is not None else g.get("db_session")
@@ -392,7 +392,11 @@ class ShipmentService:
                    ward_code: int | None = None, statuses=None) -> list[tuple[Shipment, str]]:
         """Shipments to print labels for, each with the sending cooperative's phone (the shipment row
         does not copy it). Only the partner's own shipments; unknown codes are 404."""
-        from shop.cooperatives.models import Cooperative  # the shipment already points at this table
+        from sqlalchemy import column, table
+
+        # The shipment's foreign key already names this table; read the one column without
+        # importing the shop's model (workers sit below the shop).
+        cooperatives = table("cooperative", column("id"), column("phone"))
 
         if codes is not None:
             shipments = [self.get_for_partner(partner_id, code) for code in codes]
@@ -406,7 +410,7 @@ class ShipmentService:
                 query = query.where(Shipment.status.in_(list(statuses)))  # type: ignore[attr-defined]
             shipments = list(self.session.exec(query.order_by(Shipment.created_at, Shipment.id)))  # type: ignore[arg-type]
         phones = dict(self.session.exec(
-            select(Cooperative.id, Cooperative.phone).where(Cooperative.id.in_({s.cooperative_id for s in shipments}))  # type: ignore[union-attr]
+            select(cooperatives.c.id, cooperatives.c.phone).where(cooperatives.c.id.in_({s.cooperative_id for s in shipments}))
         ).all()) if shipments else {}
         return [(shipment, phones.get(shipment.cooperative_id, "")) for shipment in shipments]
 

@@ -28,7 +28,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from shop.errors import Conflict, NotFound, ServiceError
+from kernel.errors import Conflict, NotFound, ServiceError
 from workers.postal.models import TariffVersion
 from workers.postal.schemas import Parcel, Quote, TariffRates, Zone
 
@@ -215,8 +215,8 @@ class TariffBook:
     def publish(self, rates: TariffRates, note: str, based_on: int) -> TariffVersion:
         """Put a new version in force. `based_on` is the version the editor started from: when
         somebody else published meanwhile, their change is not silently overwritten."""
-        from shop.audit.services import AuditLog, current_actor
-        from shop.db import after_commit
+        from kernel.audit.services import AuditLog, current_actor
+        from kernel.db import after_commit
         from workers.postal.quotes import quote_cache
 
         current = self.active()
@@ -251,7 +251,7 @@ class TariffBook:
 def check_publishable(rates: TariffRates) -> None:
     """Rules for a new version that old versions need not meet: every province of today's map in
     a region, and remote communes that exist."""
-    from shop import address
+    from kernel import address
 
     known = {code for code, _name in address.provinces()}
     placed = {code for codes in rates.regions.values() for code in codes}
@@ -367,7 +367,7 @@ CALCULATOR_FIELDS = ("from_province", "to_province", "to_ward", "weight_g", "len
 
 
 def _calculator_numbers(values: Mapping[str, str]) -> tuple[dict[str, int], dict[str, str]]:
-    from shop import address
+    from kernel import address
 
     numbers: dict[str, int] = {}
     errors: dict[str, str] = {}
@@ -412,7 +412,7 @@ def sample_quotes(current: ActiveTariff, draft: TariffRates, home_province: int)
             cases.append((zone.value, Parcel(home_province, to, 0, weight)))
     cases.append((Zone.INTRA_PROVINCE.value, Parcel(home_province, home_province, 0, 2_000, cod_amount_vnd=1_000_000)))
     if remote is not None:
-        from shop import address
+        from kernel import address
 
         province = next((code for code, _name in address.provinces() if address.is_valid(code, remote)), home_province)
         cases.append((zone_of(home_province, province, draft.regions), Parcel(home_province, province, remote, 2_000)))

@@ -7,10 +7,10 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext
 from flask_wtf import FlaskForm
 
-from shop import address
-from shop.accounts.permissions import requires
-from shop.db import get_session
-from shop.errors import ServiceError
+from kernel import address
+from kernel.permissions import requires
+from kernel.db import get_session
+from kernel.errors import ServiceError
 from workers.postal.schemas import Zone
 from workers.postal.tariff import (
     CALCULATOR_FIELDS,

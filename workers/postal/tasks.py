@@ -25,7 +25,7 @@ def quote_parcel(from_province: int, to_province: int, to_ward: int, weight_g: i
 @shared_task(name="nongsan.postal.deliver_webhook", bind=True, acks_late=True, time_limit=60, tracked=True,
              **retry_policy(max_retries=200))
 def deliver_webhook(self, delivery_id: str) -> str | None:
-    from shop.db import unit_of_work
+    from kernel.db import unit_of_work
     from workers.postal.delivery import WebhookDeliveries
 
     with unit_of_work() as session:

@@ -16,13 +16,13 @@ from flask_babel import gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
-from shop import address
-from shop.accounts.permissions import requires
-from shop.db import get_session
-from shop.errors import NotFound, ServiceError, wants_json
-from shop.i18n import format_vnd, to_local
-from shop.labels import status_label
-from shop.timeutil import utcnow
+from kernel import address
+from kernel.permissions import requires
+from kernel.db import get_session
+from kernel.errors import NotFound, ServiceError, wants_json
+from kernel.i18n import format_vnd, to_local
+from kernel.labels import status_label
+from kernel.timeutil import utcnow
 from workers.postal.labels import SIZES, ShippingLabel, format_weight, render_labels
 from workers.postal.models import Partner, ShipmentStatus
 from workers.postal.services import NEXT_STATUSES, ShipmentService

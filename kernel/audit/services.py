@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from shop.audit.models import AuditEntry
+from kernel.audit.models import AuditEntry
 
 
 def _plain(value: Any) -> Any:

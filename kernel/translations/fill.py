@@ -1,10 +1,10 @@
 """Fill Vietnamese translations into the catalogue from a JSON file of {msgid: msgstr}, then the
 caller compiles. Used after `pybabel extract` / `pybabel update` when new strings appear:
 
-    pybabel extract -F babel.cfg -k _l -k lazy_gettext -o shop/translations/messages.pot .
-    pybabel update -i shop/translations/messages.pot -d shop/translations -l vi --no-fuzzy-matching
-    python shop/translations/fill.py new-strings.json
-    pybabel compile -d shop/translations -l vi
+    pybabel extract -F babel.cfg -k _l -k lazy_gettext -o kernel/translations/messages.pot .
+    pybabel update -i kernel/translations/messages.pot -d kernel/translations -l vi --no-fuzzy-matching
+    python kernel/translations/fill.py new-strings.json
+    pybabel compile -d kernel/translations -l vi
 """
 
 import json
@@ -12,7 +12,7 @@ import sys
 
 from babel.messages.pofile import read_po, write_po
 
-PO = "shop/translations/vi/LC_MESSAGES/messages.po"
+PO = "kernel/translations/vi/LC_MESSAGES/messages.po"
 
 
 def main(path: str) -> None:

@@ -8,16 +8,22 @@ by the caller's cooperative id.
 from __future__ import annotations
 
 from collections.abc import Callable
+from enum import StrEnum
 from functools import wraps
 from typing import TypeVar
 
 from flask import abort
 from flask_login import current_user
 
-from shop.accounts.models import Role
-from shop.extensions import login_manager
+from kernel.extensions import login_manager
 
 F = TypeVar("F", bound=Callable)
+
+
+class Role(StrEnum):
+    ALLIANCE_ADMIN = "alliance_admin"
+    MEMBER = "member"  # belongs to exactly one cooperative
+    PARTNER = "partner"  # staff of the postal partner
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.ALLIANCE_ADMIN: frozenset(

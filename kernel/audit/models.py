@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import JSON
 from sqlmodel import Field, SQLModel
 
-from shop.timeutil import UTCDateTime, utcnow
+from kernel.timeutil import UTCDateTime, utcnow
 
 
 class AuditEntry(SQLModel, table=True):

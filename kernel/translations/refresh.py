@@ -1,9 +1,9 @@
 """Bring the Vietnamese catalogue up to date in one step, safe to run from several shells at once:
 
-    python shop/translations/refresh.py
+    python kernel/translations/refresh.py
 
 extracts the English msgids from the code and templates, merges them into messages.po, fills new
-ones from every `shop/translations/pending/*.json` ({msgid: Vietnamese}), compiles messages.mo and
+ones from every `kernel/translations/pending/*.json` ({msgid: Vietnamese}), compiles messages.mo and
 lists whatever is still untranslated. A file lock serialises concurrent runs so the catalogue is
 never written by two processes at once.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 from babel.messages.pofile import read_po, write_po
 
 ROOT = Path(__file__).resolve().parents[2]
-TRANSLATIONS = ROOT / "shop" / "translations"
+TRANSLATIONS = ROOT / "kernel" / "translations"
 PO = TRANSLATIONS / "vi" / "LC_MESSAGES" / "messages.po"
 PENDING = TRANSLATIONS / "pending"
 PYBABEL = [sys.executable, "-m", "babel.messages.frontend"]

@@ -115,7 +115,7 @@ def check_place(province_code: int, ward_code: int, street: str, *, street_field
     line still written the pre-2025 way (in the reader's language)."""
     from flask_babel import get_locale, gettext
 
-    from shop.errors import ServiceError
+    from kernel.errors import ServiceError
 
     if province_name(province_code) == "?":
         raise ServiceError(gettext("Choose a province or city."), field="province_code")

@@ -14,7 +14,7 @@ from datetime import date, datetime
 
 from flask import Response
 
-from shop.i18n import to_local
+from kernel.i18n import to_local
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
