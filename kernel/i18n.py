@@ -47,6 +47,12 @@ def to_local(moment: datetime) -> datetime:
     return moment.astimezone(LOCAL_TZ)
 
 
+def local_today() -> date:
+    """Today as a person in Vietnam reads the calendar (the server's clock runs in UTC: between
+    00:00 and 07:00 in Vietnam the UTC date is still yesterday)."""
+    return datetime.now(LOCAL_TZ).date()
+
+
 def format_date(value: date | datetime | str | None) -> str:
     if value is None or value == "":
         return "—"

@@ -287,7 +287,9 @@ def backoffice_order(order_id: int):
 def _period() -> tuple:
     from datetime import date, timedelta
 
-    today = date.today()
+    from kernel.i18n import local_today
+
+    today = local_today()
     try:
         start = date.fromisoformat(request.args.get("from") or (today.replace(day=1)).isoformat())
         end = date.fromisoformat(request.args.get("to") or today.isoformat())
