@@ -230,6 +230,9 @@ class CredentialService:
         key = self.keys.active_key(issuer)
         private_key = self._private_key(key)
         root = self.keys.alliance_root()
+        # Sign only while holding the log's append lock: a record no checkpoint covers yet was then
+        # signed after the latest one, which is what lets verifiers accept it as pending.
+        self.log._lock()
         seq, previous_sha = self._lock_heads([batch])[(batch.gtin, batch.lot)]
         seq += 1
         now = datetime.now(timezone.utc)
@@ -317,6 +320,7 @@ class CredentialService:
         key = self.keys.active_key(issuer)
         private_key = self._private_key(key)
         root = self.keys.alliance_root()
+        self.log._lock()  # before signing, as in `issue`
         heads = self._lock_heads([b for b, _k, _e in items])
         protected = _protected_header(key.kid, key.certificate_pem, root.kid, root.certificate_pem)
         sign = private_key.sign
@@ -351,7 +355,6 @@ class CredentialService:
             if event.get("inputQuantityList") or event.get("outputQuantityList"):
                 self._index_transformation(event, sha)
         self._move_heads({ref: head for ref, head in heads.items() if head[1] is not None})
-        self.log._lock()
         first = self.log.next_index()
         entries = [{"index": first + i, "sha256": sha, "kind": "event", "leaf_hash": leaf, "created_at": logged_at}
                    for i, (sha, leaf) in enumerate(log_rows)]
@@ -376,6 +379,7 @@ class CredentialService:
         """The batch's UNTP Digital Product Passport, linking every event credential so far."""
         key = self.keys.active_key(issuer)
         root = self.keys.alliance_root()
+        self.log._lock()  # before signing, as in `issue`
         events = self.credentials(batch)
         latest = self.session.exec(
             select(Passport).where(Passport.gtin == batch.gtin, Passport.lot == batch.lot).order_by(Passport.version.desc())  # type: ignore[union-attr]

@@ -24,10 +24,12 @@ from traceability import crypto, gs1, merkle, x509ca
 from traceability.schemas import BatchVerification, Check, CredentialResult
 
 BUNDLE_FORMAT = "nongsan-trace-bundle/1"
-# A record the log holds beyond the latest checkpoint is "pending" until the next one. One signed
-# this long before that checkpoint should have been in it (signing and appending happen in one
-# short transaction), so such a claim is refused: a record nobody logged cannot pass as pending.
-PENDING_GRACE = timedelta(minutes=10)
+# A record the log holds beyond the latest checkpoint is "pending" until the next one. Writers sign
+# only once they hold the log's append lock, so a record the checkpoint does not cover was signed
+# after it; a record signed earlier than that (less this allowance for clocks and for validFrom's
+# whole seconds) should have been in it, and the claim is refused: a record nobody logged cannot
+# pass as pending.
+PENDING_GRACE = timedelta(seconds=5)
 
 
 @dataclass(frozen=True)
