@@ -154,14 +154,14 @@ def build(url: str, folder: Path, *, history: bool) -> tuple:
         _events(app, big_id, cooperative_id, per_round_big, gtin, "BIG-1")
     with app.app_context(), unit_of_work() as session:
         log = transparency_log(session, key_service(session))
+        log.publish_checkpoint()  # the real, signed head over the whole tree (its tiles grown here)
         if history:
-            # The year's earlier checkpoints: stand-in rows below the real one that follows.
+            # The year's earlier checkpoints: stand-in rows below the real one.
             size = log.size()
             session.execute(text(
                 "INSERT INTO checkpoint (tree_size, root_hash, peaks, note, created_at) "
-                "SELECT s * :step, repeat('0', 64), '', 'stand-in', now() - ((:n - s) * interval '5 minutes') "
+                "SELECT s * :step, repeat('0', 64), '', 'stand-in', now() - ((:n - s + 1) * interval '5 minutes') "
                 "FROM generate_series(1, :n) AS s"), {"step": max(1, (size - 1) // CHECKPOINTS), "n": CHECKPOINTS - 1})
-        log.publish_checkpoint()
     with app.app_context(), unit_of_work() as session:
         _products(session, cooperative_id, PRODUCTS if history else 20, 10_000)
     engine = create_engine(url, isolation_level="AUTOCOMMIT")
