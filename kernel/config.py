@@ -48,6 +48,10 @@ DEFAULTS: dict[str, Any] = {
     "REPORT_RATE_LIMIT": "5 per hour",
     "SCAN_COUNTER": "auto",
     "SCAN_BUFFER_SECONDS": 10,
+    # The transparency log's cadence: a checkpoint as soon as this many entries wait (the writer
+    # publishes it), else when the oldest has waited this many seconds (beat publishes it).
+    "CHECKPOINT_ENTRIES": 1000,
+    "CHECKPOINT_SECONDS": 60,
     "ALLIANCE_EMAIL": None,
     "OUTBOX_SWEEP_SECONDS": 30,
     # Redis hands an unacknowledged task to another worker after this long; task time limits and

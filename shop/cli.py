@@ -188,7 +188,9 @@ def verify_command(bundle, root_sha256: str | None, as_json: bool) -> None:
         for problem in result.problems:
             click.echo(f"  ! {problem.name}: {problem.reason}")
         for credential in result.credentials:
-            marks = " ".join(f"{c.name}={'ok' if c.ok else c.reason}" for c in credential.checks)
+            marks = " ".join(f"{c.name}={(c.detail or 'ok') if c.ok else c.reason}" for c in credential.checks)
             click.echo(f"  #{credential.seq} {'OK ' if credential.ok else 'BAD'} {marks}")
-        click.echo("VERIFIED" if result.ok else "FAILED: " + ", ".join(result.failures))
+        # A record newer than the bundle's checkpoint is accepted as pending, as on the page.
+        pending = f" ({len(result.pending)} record(s) pending: newer than the checkpoint)" if result.pending else ""
+        click.echo("VERIFIED" + pending if result.ok else "FAILED: " + ", ".join(result.failures))
     sys.exit(0 if result.ok else 1)

@@ -18,6 +18,13 @@ def alembic_config(url: str | None = None, connection=None) -> Config:
     return config
 
 
+def include_name(name, type_, parent_names) -> bool:
+    """What the models describe: not the catalogue search's own index objects (migration 0017)."""
+    from shop.catalog.models import SEARCH_INDEX_NAMES
+
+    return name not in SEARCH_INDEX_NAMES
+
+
 def upgrade(revision: str = "head", url: str | None = None, connection=None) -> None:
     command.upgrade(alembic_config(url, connection), revision)
 

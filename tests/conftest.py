@@ -60,6 +60,9 @@ def base_config(instance_path: Path, database_url: str, broker_url: str) -> dict
         "CELERY_QUEUE": f"nongsan-test-{RUN_ID}",
         "RATELIMIT_STORAGE_URI": "memory://",
         "SCAN_COUNTER": "database",  # tests read the counts right away
+        # A checkpoint with every record, so a test sees its records logged at once (tests of
+        # the cadence and of pending records set their own).
+        "CHECKPOINT_ENTRIES": 1,
     }
 
 

@@ -103,6 +103,9 @@ class LiveStack:
             # Each stack counts its own logins: a shared Redis counter would let one journey's
             # logins rate-limit the next one's.
             "RATELIMIT_STORAGE_URI": "memory://",
+            # A checkpoint with every record, as in the unit tests: the journeys see records logged
+            # at once (the browser's pending case holds some back on purpose).
+            "CHECKPOINT_ENTRIES": "1",
         }
         self.app = create_app({**self.settings, "INSTANCE_PATH": str(self.instance), "SMTP_PORT": self.smtp.port,
                                "OUTBOX_SWEEP_SECONDS": 2, "REDIS_URL": redis or None})

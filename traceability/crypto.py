@@ -69,29 +69,39 @@ def b64url_encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(bytes(data)).rstrip(b"=").decode("ascii")
 
 
+_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+# Last characters that leave no stray bits: with 2 (or 3) characters in the last group, only
+# every 16th (4th) letter of the alphabet encodes the byte(s) exactly.
+_CLEAN_LAST = {2: frozenset(_ALPHABET[::16]), 3: frozenset(_ALPHABET[::4])}
+
+
 def b64url_decode(text: str) -> bytes:
     """Decode unpadded base64url text, rejecting anything non-canonical.
 
     Python's stock decoder silently skips foreign characters and tolerates
     stray trailing bits; for signed tokens that would let many distinct
     strings map to the same bytes, so we insist on exactly one accepted
-    spelling per byte string.
+    spelling per byte string: the URL-safe alphabet only, no padding, no
+    impossible length, no stray bits in the last character.
     """
     if not isinstance(text, str):
         raise ValueError("base64url input must be str")
-    if not _B64URL_RE.fullmatch(text):
-        raise ValueError("invalid base64url character (padding is not allowed)")
-    if len(text) % 4 == 1:
-        raise ValueError("invalid base64url length")
-    padded = text + "=" * (-len(text) % 4)
     try:
-        raw = base64.urlsafe_b64decode(padded)
-    except (binascii.Error, ValueError) as exc:  # pragma: no cover - regex guards this
-        raise ValueError("invalid base64url data") from exc
-    # Round-trip check catches non-zero unused trailing bits.
-    if b64url_encode(raw) != text:
+        data = text.encode("ascii")
+    except UnicodeEncodeError as exc:
+        raise ValueError("invalid base64url character") from exc
+    if b"+" in data or b"/" in data or b"=" in data:
+        raise ValueError("invalid base64url character (padding is not allowed)")
+    rest = len(data) % 4
+    if rest == 1:
+        raise ValueError("invalid base64url length")
+    if rest and text[-1] not in _CLEAN_LAST[rest]:
         raise ValueError("non-canonical base64url encoding")
-    return raw
+    try:
+        return binascii.a2b_base64(data.translate(_TO_STANDARD) + b"=" * (-rest % 4), strict_mode=True)
+    except binascii.Error as exc:
+        raise ValueError("invalid base64url character") from exc
 
 
 def sha256_hex(data: bytes) -> str:
@@ -415,6 +425,33 @@ def jws_sign(payload: bytes, private_key: Ed25519PrivateKey, header: dict[str, A
     ).encode("ascii")
     signature = private_key.sign(signing_input)
     return signing_input.decode("ascii") + "." + b64url_encode(signature)
+
+
+def parse_protected_header(header_s: str) -> dict[str, Any]:
+    """Decode and check a JWS protected header segment (as `jws_parse_unverified` does)."""
+    if not header_s:
+        raise JWSError("malformed", "empty header segment")
+    try:
+        header_bytes = b64url_decode(header_s)
+    except ValueError as exc:
+        raise JWSError("malformed", f"bad base64url segment: {exc}") from exc
+    try:
+        header = json.loads(header_bytes.decode("utf-8"), object_pairs_hook=_reject_duplicate_keys)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise JWSError("bad_header", f"header is not valid JSON: {exc}") from exc
+    if not isinstance(header, dict):
+        raise JWSError("bad_header", "header must be a JSON object")
+    if not isinstance(header.get("alg"), str):
+        raise JWSError("bad_header", "header lacks a string 'alg'")
+    if "crit" in header:
+        crit = header["crit"]
+        if not isinstance(crit, list) or not crit or not all(isinstance(c, str) and c in header for c in crit):
+            raise JWSError("bad_header", "malformed 'crit' header")
+        unknown = [c for c in crit if c not in _SUPPORTED_CRIT]
+        if unknown:
+            # RFC 7515 section 4.1.11: must reject unknown critical extensions.
+            raise JWSError("bad_header", f"unsupported critical header(s): {unknown}")
+    return header
 
 
 def jws_parse_unverified(token: str) -> tuple[dict[str, Any], bytes, bytes, bytes]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Index, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from kernel.timeutil import UTCDateTime, utcnow
@@ -80,6 +80,48 @@ class Checkpoint(SQLModel, table=True):
     peaks: str = Field(default="", sa_type=Text)
     note: str = Field(sa_type=Text)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ChainHead(SQLModel, table=True):
+    """The last link of a batch's hash chain: one row per batch, locked by whoever appends to it, so
+    finding the head never reads the chain."""
+
+    gtin: str = Field(max_length=14, primary_key=True)
+    lot: str = Field(max_length=20, primary_key=True)
+    seq: int = Field(default=0)
+    sha256: str | None = Field(default=None, max_length=64)
+
+
+class LogTile(SQLModel, table=True):
+    """One tile of the log's Merkle tree (C2SP tlog-tiles, height 8), with its inner levels.
+
+    A tile of level L holds the hashes of the tree's nodes at height 8·L, `width` (1–256) of them
+    from position 256·`index`; `hashes` is that row (exactly the bytes a C2SP tile serves),
+    followed by the tile's inner rows (heights 8·L+1 … 8·L+7, each half as long, whole nodes only)
+    so that a proof reads stored hashes and never rehashes a tile. Complete subtrees never change:
+    a new checkpoint only widens the right-most tile of each level, so the tree grows by appending.
+    """
+
+    level: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    index: int = Field(primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False})
+    width: int
+    hashes: bytes = Field(sa_type=LargeBinary)
+
+
+class VerifiedMark(SQLModel, table=True):
+    """How far a batch's records were last found sound: records 1…`through_seq` carried valid
+    signatures and were included in the tree of size `tree_size` (root `root_hash`). `mac` binds
+    that to the exact stored bytes (the SHA-256 of each record and its log index) with a key derived
+    from the server's secret, so a changed, removed or reordered record no longer matches and is
+    verified from scratch; a database writer without the secret cannot vouch for anything."""
+
+    gtin: str = Field(max_length=14, primary_key=True)
+    lot: str = Field(max_length=20, primary_key=True)
+    through_seq: int
+    tree_size: int = Field(sa_type=BigInteger)
+    root_hash: str = Field(max_length=64)
+    mac: str = Field(max_length=64)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class Passport(SQLModel, table=True):

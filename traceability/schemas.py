@@ -38,6 +38,8 @@ class CredentialResult:
     ok: bool
     checks: list[Check]
     payload: dict[str, Any] | None = None  # only filled when the signature verified
+    # Logged after the latest checkpoint: accepted until the next checkpoint includes it.
+    pending: bool = False
 
 
 @dataclass
@@ -47,6 +49,11 @@ class BatchVerification:
     ok: bool
     credentials: list[CredentialResult] = field(default_factory=list)
     problems: list[Check] = field(default_factory=list)
+
+    @property
+    def pending(self) -> list[int]:
+        """Records that are newer than the latest checkpoint (accepted, not yet provably logged)."""
+        return [c.seq for c in self.credentials if c.pending]
 
     @property
     def failures(self) -> list[str]:
@@ -61,12 +68,15 @@ class BatchVerification:
             "lot": self.lot,
             "verified": self.ok,
             "failures": self.failures,
+            "pending": self.pending,
             "credentials": [
                 {
                     "seq": c.seq,
                     "sha256": c.sha256,
                     "verified": c.ok,
-                    "checks": [{"name": k.name, "ok": k.ok, "reason": k.reason} for k in c.checks],
+                    "pending": c.pending,
+                    "checks": [{"name": k.name, "ok": k.ok, "reason": k.reason} | ({"detail": k.detail} if k.detail else {})
+                               for k in c.checks],
                 }
                 for c in self.credentials
             ],

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import json
+import hmac
+import os
 import uuid
 from functools import lru_cache
 from datetime import datetime, timezone
@@ -11,15 +12,18 @@ from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from cryptography import x509
-from sqlalchemy import func, insert
+import orjson
+from sqlalchemy import bindparam, insert, tuple_, update
 from sqlmodel import Session, select
 
 from traceability import crypto, gs1, merkle, x509ca
 from traceability import events as events_module
-from traceability.models import BatchLink, Credential, KeyOwnerKind, KeyStatus, LogEntry, Passport, Recall, SigningKey
+from traceability.models import (
+    BatchLink, ChainHead, Credential, KeyOwnerKind, KeyStatus, LogEntry, Passport, Recall, SigningKey, VerifiedMark,
+)
 from traceability.schemas import BatchRef, BatchVerification, Check, IssuerRef
-from traceability.transparency import TransparencyLog, log_origin
-from traceability.verification import Evidence, KeyState, verify_evidence
+from traceability.transparency import Cadence, TransparencyLog, log_origin
+from traceability.verification import Evidence, KeyState, TrustedPrefix, verify_evidence
 
 VC_CONTEXT = [
     "https://www.w3.org/ns/credentials/v2",
@@ -219,18 +223,18 @@ class CredentialService:
     ) -> Credential:
         """Sign `event` (a UNTP DTE event from `traceability.events`) into the batch's chain.
 
-        `publish=False` lets a bulk caller sign many events and publish one checkpoint at the end.
+        The batch's one-row chain head is locked and read (never the chain itself), the record is
+        appended to the log, and a checkpoint follows when the cadence's entry count is reached
+        (otherwise beat publishes it). `publish=False` leaves even that to the caller or to beat.
         """
         key = self.keys.active_key(issuer)
         private_key = self._private_key(key)
         root = self.keys.alliance_root()
-        previous = self.session.exec(
-            select(Credential)
-            .where(Credential.gtin == batch.gtin, Credential.lot == batch.lot)
-            .order_by(Credential.seq.desc())  # type: ignore[union-attr]
-            .with_for_update()
-        ).first()
-        seq = previous.seq + 1 if previous else 1
+        # Sign only while holding the log's append lock: a record no checkpoint covers yet was then
+        # signed after the latest one, which is what lets verifiers accept it as pending.
+        self.log._lock()
+        seq, previous_sha = self._lock_heads([batch])[(batch.gtin, batch.lot)]
+        seq += 1
         now = datetime.now(timezone.utc)
         link = gs1.DigitalLink(gtin=batch.gtin, lot=batch.lot)
         payload = {
@@ -240,7 +244,7 @@ class CredentialService:
             "issuer": {"type": ["CredentialIssuer"], "id": key.kid.split("#")[0], "name": key.owner_name},
             "validFrom": iso_utc(now),
             "credentialSubject": [event],
-            "chain": {"seq": seq, "previous": previous.sha256 if previous else None, "batch": link.uri(self.keys.base_url)},
+            "chain": {"seq": seq, "previous": previous_sha, "batch": link.uri(self.keys.base_url)},
         }
         token = self._sign(payload, key, root, private_key)
         credential = Credential(
@@ -250,16 +254,43 @@ class CredentialService:
             event_type=event_type,
             jws=token,
             sha256=crypto.sha256_hex(token.encode("ascii")),
-            prev_sha256=previous.sha256 if previous else None,
+            prev_sha256=previous_sha,
             issuer_kid=key.kid,
         )
         self.session.add(credential)
         self.session.flush()
+        self._move_heads({(batch.gtin, batch.lot): (seq, credential.sha256)})
         self._index_transformation(event, credential.sha256)
         self.log.append(token.encode("ascii"), "event")
         if publish:
-            self.log.publish_checkpoint()
+            self.log.publish_if_due(entries_only=True)
         return credential
+
+    def _lock_heads(self, batches) -> dict[tuple[str, str], tuple[int, str | None]]:
+        """Lock the chain heads of these batches (creating missing ones) and read them: one
+        statement whatever the chains' length. Sorted, so two writers never wait on each other."""
+        refs = sorted({(b.gtin, b.lot) for b in batches})
+        table = ChainHead.__table__
+        dialect = self.session.get_bind().dialect.name
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as upsert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as upsert
+        heads: dict[tuple[str, str], tuple[int, str | None]] = {}
+        for chunk in range(0, len(refs), 1000):
+            statement = upsert(table).values([{"gtin": g, "lot": l, "seq": 0, "sha256": None} for g, l in refs[chunk:chunk + 1000]])
+            # "Update" to the same value: the row is locked, and the latest committed head returned.
+            statement = statement.on_conflict_do_update(index_elements=["gtin", "lot"], set_={"seq": table.c.seq})
+            for gtin, lot, seq, sha in self.session.execute(statement.returning(table.c.gtin, table.c.lot, table.c.seq, table.c.sha256)):
+                heads[(gtin, lot)] = (seq, sha)
+        return heads
+
+    def _move_heads(self, heads: dict[tuple[str, str], tuple[int, str]]) -> None:
+        table = ChainHead.__table__
+        self.session.execute(
+            update(table).where(table.c.gtin == bindparam("g"), table.c.lot == bindparam("l"))
+            .values(seq=bindparam("s"), sha256=bindparam("h")),
+            [{"g": g, "l": l, "s": seq, "h": sha} for (g, l), (seq, sha) in heads.items()])
 
     def _index_transformation(self, event: dict[str, Any], sha256: str) -> None:
         from traceability.capture import batch_named_by
@@ -280,56 +311,56 @@ class CredentialService:
                 [BatchRef(link.output_gtin, link.output_lot) for link in forward])
 
     def issue_many(self, issuer: IssuerRef, items: list[tuple[BatchRef, str, dict[str, Any]]]) -> list[dict[str, Any]]:
-        """Sign many events at once (EPCIS capture): one key load, one lock, bulk inserts and a
-        single checkpoint, with the same chain and log rules as `issue`."""
+        """Sign many events at once (EPCIS capture) with the same chain and log rules as `issue`:
+        one key load, one statement that locks and reads every chain head, plain rows written with
+        one multi-row statement per table (COPY on PostgreSQL), no ORM objects, and at most one
+        checkpoint."""
         if not items:
             return []
         key = self.keys.active_key(issuer)
         private_key = self._private_key(key)
         root = self.keys.alliance_root()
-        self.log._lock()
-        heads: dict[tuple[str, str], tuple[int, str | None]] = {}
-        for batch in {b for b, _k, _e in items}:
-            previous = self.session.exec(
-                select(Credential).where(Credential.gtin == batch.gtin, Credential.lot == batch.lot)
-                .order_by(Credential.seq.desc()).with_for_update()  # type: ignore[union-attr]
-            ).first()
-            heads[(batch.gtin, batch.lot)] = (previous.seq, previous.sha256) if previous else (0, None)
-        last_index = self.session.exec(select(func.max(LogEntry.index))).one()
-        next_index = 0 if last_index is None else last_index + 1
+        self.log._lock()  # before signing, as in `issue`
+        heads = self._lock_heads([b for b, _k, _e in items])
+        protected = _protected_header(key.kid, key.certificate_pem, root.kid, root.certificate_pem)
+        sign = private_key.sign
+        b64 = crypto.b64url_encode
         issuer_block = {"type": ["CredentialIssuer"], "id": key.kid.split("#")[0], "name": key.owner_name}
-        now = iso_utc(datetime.now(timezone.utc))
         logged_at = datetime.now(timezone.utc)
+        now = iso_utc(logged_at)
         batch_uris = {ref: gs1.DigitalLink(gtin=ref[0], lot=ref[1]).uri(self.keys.base_url) for ref in heads}
+        ids = _urn_uuids(len(items))
         credentials, log_rows = [], []
-        for batch, kind, event in items:
+        for (batch, kind, event), credential_id in zip(items, ids):
             ref = (batch.gtin, batch.lot)
             seq, previous_sha = heads[ref]
             seq += 1
             payload = {
                 "@context": VC_CONTEXT,
                 "type": ["DigitalTraceabilityEvent", "VerifiableCredential"],
-                "id": f"urn:uuid:{uuid.uuid4()}",
+                "id": credential_id,
                 "issuer": issuer_block,
                 "validFrom": now,
                 "credentialSubject": [event],
                 "chain": {"seq": seq, "previous": previous_sha, "batch": batch_uris[ref]},
             }
-            token = self._sign(payload, key, root, private_key)
+            signing_input = protected + "." + b64(orjson.dumps(payload))
+            token = signing_input + "." + b64(sign(signing_input.encode("ascii")))
             raw = token.encode("ascii")
-            sha = crypto.sha256_hex(raw)
-            # Plain rows and one INSERT … VALUES per table: building ORM objects costs more than signing.
+            sha = hashlib.sha256(raw).hexdigest()
             credentials.append({"gtin": batch.gtin, "lot": batch.lot, "seq": seq, "event_type": kind, "jws": token,
                                 "sha256": sha, "prev_sha256": previous_sha, "issuer_kid": key.kid, "created_at": logged_at})
-            log_rows.append({"index": next_index, "sha256": sha, "kind": "event", "leaf_hash": merkle.leaf_hash(raw).hex(),
-                             "created_at": logged_at})
-            next_index += 1
+            log_rows.append((sha, merkle.leaf_hash(raw).hex()))
             heads[ref] = (seq, sha)
             if event.get("inputQuantityList") or event.get("outputQuantityList"):
                 self._index_transformation(event, sha)
-        self.session.execute(insert(Credential), credentials)
-        self.session.execute(insert(LogEntry), log_rows)
-        self.log.publish_checkpoint()
+        self._move_heads({ref: head for ref, head in heads.items() if head[1] is not None})
+        first = self.log.next_index()
+        entries = [{"index": first + i, "sha256": sha, "kind": "event", "leaf_hash": leaf, "created_at": logged_at}
+                   for i, (sha, leaf) in enumerate(log_rows)]
+        _bulk_insert(self.session, Credential.__table__, credentials)
+        _bulk_insert(self.session, LogEntry.__table__, entries)
+        self.log.publish_if_due(entries_only=True)
         return credentials
 
     def _private_key(self, key: SigningKey):
@@ -341,13 +372,14 @@ class CredentialService:
         return cached
 
     def _sign(self, payload: dict[str, Any], key: SigningKey, root: SigningKey, private_key) -> str:
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        body = orjson.dumps(payload)  # compact, UTF-8 as is: the bytes json.dumps(ensure_ascii=False) gives, faster
         return crypto.jws_sign_encoded(_protected_header(key.kid, key.certificate_pem, root.kid, root.certificate_pem), body, private_key)
 
     def issue_passport(self, issuer: IssuerRef, batch: BatchRef, product: dict[str, Any], claims: list[dict[str, Any]]) -> Passport:
         """The batch's UNTP Digital Product Passport, linking every event credential so far."""
         key = self.keys.active_key(issuer)
         root = self.keys.alliance_root()
+        self.log._lock()  # before signing, as in `issue`
         events = self.credentials(batch)
         latest = self.session.exec(
             select(Passport).where(Passport.gtin == batch.gtin, Passport.lot == batch.lot).order_by(Passport.version.desc())  # type: ignore[union-attr]
@@ -383,13 +415,39 @@ class CredentialService:
         self.session.add(passport)
         self.session.flush()
         self.log.append(token.encode("ascii"), "passport")
-        self.log.publish_checkpoint()
+        self.log.publish_if_due(entries_only=True)
         return passport
 
     def latest_passport(self, batch: BatchRef) -> Passport | None:
         return self.session.exec(
             select(Passport).where(Passport.gtin == batch.gtin, Passport.lot == batch.lot).order_by(Passport.version.desc())  # type: ignore[union-attr]
         ).first()
+
+
+def _urn_uuids(count: int) -> list[str]:
+    """Random version-4 UUID URNs, from one read of the system's random source for all of them."""
+    pool = os.urandom(16 * count)
+    out = []
+    for at in range(0, 16 * count, 16):
+        h = pool[at:at + 16].hex()
+        out.append(f"urn:uuid:{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}")
+    return out
+
+
+def _bulk_insert(session: Session, table, rows: list[dict[str, Any]]) -> None:
+    """Many plain rows at once: COPY on PostgreSQL, one executemany elsewhere."""
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        columns = list(rows[0])
+        raw = connection.connection.driver_connection
+        with raw.cursor() as cursor:
+            with cursor.copy(f'COPY "{table.name}" ({", ".join(chr(34) + c + chr(34) for c in columns)}) FROM STDIN') as copy:
+                for row in rows:
+                    copy.write_row([row[c] for c in columns])
+        return
+    session.execute(insert(table), rows)
 
 
 @lru_cache(maxsize=64)
@@ -409,35 +467,60 @@ def _pem_to_der_b64(pem: str) -> str:
 
 
 class VerificationService:
-    """Gathers a batch's evidence from the database and runs the one verification on it."""
+    """Gathers a batch's evidence from the database and runs the one verification on it.
 
-    def __init__(self, session: Session, keys: KeyService) -> None:
+    Every read is of the batch's own rows or O(log n) of the log: its records (one index range),
+    their keys, the root, the latest checkpoint (`LIMIT 1`), their log positions, and the few stored
+    tree hashes their proofs need. `verify_batch` also keeps a verified-through mark per batch
+    (`VerifiedMark`): records whose exact bytes were found signed and logged before skip their
+    signature check and stand on one consistency proof instead of one inclusion proof each."""
+
+    def __init__(self, session: Session, keys: KeyService, *, mark_secret: bytes | None = None) -> None:
         self.session = session
         self.keys = keys
         self.log = transparency_log(session, keys)
+        self.mark_secret = mark_secret if mark_secret is not None else _configured_mark_secret()
 
-    def gather(self, batch: BatchRef) -> Evidence:
+    def _records(self, batch: BatchRef):
         # Plain rows, not ORM objects: this runs on every scan of a QR code.
-        credentials = self.session.exec(
+        return self.session.exec(
             select(Credential.jws, Credential.sha256, Credential.issuer_kid)
             .where(Credential.gtin == batch.gtin, Credential.lot == batch.lot)
             .order_by(Credential.seq)
         ).all()
-        root = self.session.exec(select(SigningKey).where(SigningKey.owner_kind == KeyOwnerKind.ALLIANCE)).first()
+
+    def _evidence(self, batch: BatchRef, credentials, *, skip: int = 0):
+        root = self.session.exec(
+            select(SigningKey.certificate_pem, SigningKey.public_key).where(SigningKey.owner_kind == KeyOwnerKind.ALLIANCE)
+            .order_by(SigningKey.id).limit(1)  # type: ignore[arg-type]
+        ).first()
         kids = {c.issuer_kid for c in credentials}
         keys = {
             k.kid: KeyState(k.kid, k.public_key, k.revoked_at, k.revocation_reason, k.owner_kind)
-            for k in self.session.exec(select(SigningKey).where(SigningKey.kid.in_(kids)))  # type: ignore[attr-defined]
+            for k in self.session.exec(select(SigningKey.kid, SigningKey.public_key, SigningKey.revoked_at,
+                                              SigningKey.revocation_reason, SigningKey.owner_kind)
+                                       .where(SigningKey.kid.in_(kids)))  # type: ignore[attr-defined]
         } if kids else {}
         checkpoint = self.log.latest_checkpoint()
-        proofs = {sha: proof.as_dict() for sha, proof in self.log.inclusion_proofs([c.sha256 for c in credentials], checkpoint).items()}
+        # Records the trusted prefix covers need no position and no proof.
+        later = [c.sha256 for c in credentials[skip:]]
+        positions = self.log.positions(later) if checkpoint is not None and later else {}
+        size = checkpoint.tree_size if checkpoint else 0
+        proofs: dict[str, dict[str, Any]] = {
+            sha: {"index": proof.index, "tree_size": proof.tree_size, "proof": proof.proof}
+            for sha, proof in self.log.proofs_for_positions(positions, size).items()
+        }
+        for sha, index in positions.items():
+            if index >= size:
+                proofs[sha] = {"index": index, "tree_size": size, "pending": True}
         revoked = {kid for kid, state in keys.items() if state.revoked_at is not None}
         for credential in credentials:
-            if credential.issuer_kid in revoked and credential.sha256 in proofs:
+            if credential.issuer_kid in revoked:
                 dated = self.log.dated_proof(credential.sha256)
                 if dated is not None:
+                    proofs.setdefault(credential.sha256, {"index": dated[1].index, "tree_size": size, "pending": True})
                     proofs[credential.sha256]["dated"] = dict(dated[1].as_dict(), checkpoint=dated[0].note)
-        return Evidence(
+        evidence = Evidence(
             gtin=batch.gtin,
             lot=batch.lot,
             credentials=[c.jws for c in credentials],
@@ -448,12 +531,84 @@ class VerificationService:
             checkpoint=checkpoint.note if checkpoint else None,
             proofs=proofs,
         )
+        return evidence, checkpoint
+
+    def gather(self, batch: BatchRef) -> Evidence:
+        """Everything an outside verifier needs (the proof file): a proof per record."""
+        return self._evidence(batch, self._records(batch))[0]
 
     def verify_batch(self, batch: BatchRef) -> BatchVerification:
-        evidence = self.gather(batch)
+        credentials = self._records(batch)
+        mark = self._mark(batch, credentials)
+        evidence, checkpoint = self._evidence(batch, credentials, skip=mark.count if mark else 0)
         if not evidence.root_certificate_pem:
             return BatchVerification(gtin=batch.gtin, lot=batch.lot, ok=False, problems=[Check("records", False, "no_credentials")])
-        return verify_evidence(evidence)
+        if mark is not None and checkpoint is not None and mark.tree_size <= checkpoint.tree_size:
+            try:
+                mark = TrustedPrefix(mark.count, mark.tree_size, mark.root, self.log.consistency(mark.tree_size, checkpoint.tree_size))
+            except ValueError:
+                mark = None
+        else:
+            mark = None
+        result = verify_evidence(evidence, trusted=mark)
+        self._remember(batch, credentials, result, checkpoint, mark)
+        return result
+
+    # -- the verified-through mark ------------------------------------------------------------------
+    def _mac(self, batch: BatchRef, shas: list[str], tree_size: int, root_hex: str) -> str:
+        message = "\n".join(["nongsan/verified/v1", batch.gtin, batch.lot, str(len(shas)), str(tree_size), root_hex, *shas])
+        return hmac.new(self.mark_secret, message.encode("ascii"), hashlib.sha256).hexdigest()  # type: ignore[arg-type]
+
+    def _mark(self, batch: BatchRef, credentials) -> TrustedPrefix | None:
+        if not self.mark_secret or not credentials:
+            return None
+        row = self.session.exec(
+            select(VerifiedMark.through_seq, VerifiedMark.tree_size, VerifiedMark.root_hash, VerifiedMark.mac)
+            .where(VerifiedMark.gtin == batch.gtin, VerifiedMark.lot == batch.lot)
+        ).first()
+        if row is None or not 0 < row.through_seq <= len(credentials):
+            return None
+        shas = [c.sha256 for c in credentials[: row.through_seq]]
+        # The stored sha256 column is only an index: the mark is checked against the bytes themselves.
+        if any(hashlib.sha256(c.jws.encode("ascii", "replace")).hexdigest() != c.sha256 for c in credentials[: row.through_seq]):
+            return None
+        if not hmac.compare_digest(self._mac(batch, shas, row.tree_size, row.root_hash), row.mac):
+            return None
+        return TrustedPrefix(row.through_seq, row.tree_size, bytes.fromhex(row.root_hash), [])
+
+    def _remember(self, batch: BatchRef, credentials, result: BatchVerification, checkpoint, trusted) -> None:
+        """Move the mark forward over the records now found signed and included in `checkpoint`."""
+        if not self.mark_secret or checkpoint is None or any(p.name == "checkpoint" for p in result.problems):
+            return
+        through = 0
+        for outcome in result.credentials:
+            signed = any(c.name == "signature" and c.ok for c in outcome.checks)
+            logged = any(c.name == "log_inclusion" and c.ok for c in outcome.checks) and not outcome.pending
+            if not (signed and logged):
+                break
+            through += 1
+        if through == 0 or (trusted is not None and through <= trusted.count):
+            return
+        shas = [c.sha256 for c in credentials[:through]]
+        values = {"gtin": batch.gtin, "lot": batch.lot, "through_seq": through, "tree_size": checkpoint.tree_size,
+                  "root_hash": checkpoint.root_hash, "mac": self._mac(batch, shas, checkpoint.tree_size, checkpoint.root_hash),
+                  "updated_at": datetime.now(timezone.utc)}
+        if self.session.get_bind().dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as upsert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as upsert
+        statement = upsert(VerifiedMark.__table__).values(**values)
+        self.session.execute(statement.on_conflict_do_update(
+            index_elements=["gtin", "lot"], set_={k: statement.excluded[k] for k in values if k not in ("gtin", "lot")}))
+
+
+def _configured_mark_secret() -> bytes | None:
+    """The key of the verified-through marks, derived from SECRET_KEY (none outside the app)."""
+    from flask import current_app, has_app_context
+
+    if not has_app_context() or not current_app.config.get("SECRET_KEY"):
+        return None
+    return hashlib.sha256(b"nongsan/verified-mark/v1:" + str(current_app.config["SECRET_KEY"]).encode()).digest()
 
 
 class RecallService:
@@ -495,13 +650,27 @@ class RecallService:
 
 
 def transparency_log(session: Session, keys: KeyService) -> TransparencyLog:
-    root = keys.session.exec(select(SigningKey).where(SigningKey.owner_kind == KeyOwnerKind.ALLIANCE)).first()
+    root = keys.session.exec(
+        select(SigningKey.public_key).where(SigningKey.owner_kind == KeyOwnerKind.ALLIANCE).order_by(SigningKey.id).limit(1)  # type: ignore[arg-type]
+    ).first()
     return TransparencyLog(
         session,
         origin=log_origin(keys.base_url),
         signing_key=_LazyRootKey(keys),
-        public_key_raw=crypto.b64url_decode(root.public_key) if root else None,
+        public_key_raw=crypto.b64url_decode(root) if root else None,
+        cadence=checkpoint_cadence(),
     )
+
+
+def checkpoint_cadence() -> Cadence:
+    """CHECKPOINT_ENTRIES / CHECKPOINT_SECONDS from the app config (defaults outside an app)."""
+    from flask import current_app, has_app_context
+
+    if not has_app_context():
+        return Cadence()
+    config = current_app.config
+    return Cadence(entries=max(1, int(config.get("CHECKPOINT_ENTRIES") or 1000)),
+                   seconds=max(1.0, float(config.get("CHECKPOINT_SECONDS") or 60)))
 
 
 class _LazyRootKey:

@@ -12,9 +12,11 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any
+
+import orjson
 
 from cryptography import x509
 
@@ -22,6 +24,12 @@ from traceability import crypto, gs1, merkle, x509ca
 from traceability.schemas import BatchVerification, Check, CredentialResult
 
 BUNDLE_FORMAT = "nongsan-trace-bundle/1"
+# A record the log holds beyond the latest checkpoint is "pending" until the next one. Writers sign
+# only once they hold the log's append lock, so a record the checkpoint does not cover was signed
+# after it; a record signed earlier than that (less this allowance for clocks and for validFrom's
+# whole seconds) should have been in it, and the claim is refused: a record nobody logged cannot
+# pass as pending.
+PENDING_GRACE = timedelta(seconds=5)
 
 
 @dataclass(frozen=True)
@@ -58,7 +66,7 @@ class Evidence:
                 for k in self.keys.values()
             ],
             "log": {"origin": self.log_origin, "publicKey": self.log_public_key, "checkpoint": self.checkpoint,
-                    "proofs": self.proofs},
+                    "proofs": {sha: _proof_for_bundle(proof) for sha, proof in self.proofs.items()}},
         }
 
     @classmethod
@@ -79,6 +87,34 @@ class Evidence:
         )
 
 
+def _proof_for_bundle(proof: dict[str, Any]) -> dict[str, Any]:
+    """Proof hashes travel as base64url text; the server keeps them as bytes until then."""
+    out = dict(proof)
+    if "proof" in out:
+        out["proof"] = [crypto.b64url_encode(p) if isinstance(p, (bytes, bytearray)) else p for p in out["proof"]]
+    if isinstance(out.get("dated"), dict):
+        out["dated"] = _proof_for_bundle(out["dated"])
+    return out
+
+
+def _proof_hashes(values: Any) -> list[bytes]:
+    return [bytes(p) if isinstance(p, (bytes, bytearray)) else crypto.b64url_decode(p) for p in values]
+
+
+@dataclass(frozen=True)
+class TrustedPrefix:
+    """What the server already knows about a batch (from a verified mark, never from a bundle):
+    records 1…`count`, with exactly the bytes they have now, carried valid signatures and were
+    included in the tree of `tree_size` leaves with `root`; `consistency` proves that tree is a
+    prefix of the evidence's checkpoint. Their signature checks are not redone and one consistency
+    proof stands for all their inclusion proofs; every other check runs as for any record."""
+
+    count: int
+    tree_size: int
+    root: bytes
+    consistency: list[bytes]
+
+
 @lru_cache(maxsize=512)
 def _certificate(der_b64: str) -> x509.Certificate:
     # Keyed by the certificate's own bytes: a changed certificate is a different cache entry.
@@ -90,20 +126,77 @@ def _root(pem: str) -> x509.Certificate:
     return x509ca.cert_from_pem(pem)
 
 
-@lru_cache(maxsize=4096)
-def _checked_token(token: str) -> tuple[dict[str, Any], bytes] | tuple[None, str]:
-    """Signature check of one stored credential, cached by its exact bytes: a tampered token is
-    a different key, so the cache can never vouch for bytes it has not checked."""
+@dataclass(frozen=True)
+class _Header:
+    fields: dict[str, Any]
+    leaf_der_b64: str
+    leaf: x509.Certificate
+    leaf_key: Any  # the leaf certificate's public key object
+    leaf_key_b64: str
+
+
+@lru_cache(maxsize=256)
+def _header(segment: str) -> _Header | str:
+    """A protected header, parsed once: every credential a key signs shares the same header (its
+    kid and certificate chain), so the certificates are decoded once, not once per record."""
     try:
-        header, _payload, _signing_input, _signature = crypto.jws_parse_unverified(token)
-        leaf = _certificate(str((header.get("x5c") or [""])[0]))
+        header = crypto.parse_protected_header(segment)
+        leaf_der = str((header.get("x5c") or [""])[0])
+        leaf = _certificate(leaf_der)
+        key = leaf.public_key()
+        return _Header(header, leaf_der, leaf, key, crypto.b64url_encode(crypto.public_key_raw(key)))  # type: ignore[arg-type]
     except (crypto.JWSError, ValueError, TypeError):
-        return None, "malformed"
+        return "malformed"
+
+
+@dataclass(frozen=True)
+class _Opened:
+    header: _Header
+    body: bytes
+    signing_input: bytes
+    signature: bytes
+
+
+def _open_token(token: str) -> _Opened | str:
+    """Split and decode one compact JWS (no signature check yet); a reason string when malformed."""
+    if not isinstance(token, str):
+        return "malformed"
+    parts = token.split(".")
+    if len(parts) != 3 or not parts[0]:
+        return "malformed"
+    header = _header(parts[0])
+    if isinstance(header, str):
+        return header
     try:
-        _header, body = crypto.jws_verify(token, leaf.public_key())  # type: ignore[arg-type]
-    except crypto.JWSError:
+        body = crypto.b64url_decode(parts[1])
+        signature = crypto.b64url_decode(parts[2])
+    except ValueError:
+        return "malformed"
+    return _Opened(header, body, (parts[0] + "." + parts[1]).encode("ascii"), signature)
+
+
+@lru_cache(maxsize=8192)
+def _signature_ok(token: str) -> bool:
+    """The Ed25519 check of one stored credential, cached by its exact bytes: a tampered token is
+    a different key, so the cache can never vouch for bytes it has not checked."""
+    opened = _open_token(token)
+    if isinstance(opened, str) or opened.header.fields.get("alg") != "EdDSA" or len(opened.signature) != 64:
+        return False
+    try:
+        opened.header.leaf_key.verify(opened.signature, opened.signing_input)
+    except Exception:  # InvalidSignature, or a key of another type
+        return False
+    return True
+
+
+def _checked_token(token: str) -> tuple[dict[str, Any], bytes] | tuple[None, str]:
+    """(header, payload bytes) of a credential whose signature verifies, else (None, reason)."""
+    opened = _open_token(token)
+    if isinstance(opened, str):
+        return None, opened
+    if not _signature_ok(token):
         return None, "bad_signature"
-    return header, body
+    return opened.header.fields, opened.body
 
 
 @lru_cache(maxsize=256)
@@ -144,22 +237,30 @@ def _log_key(evidence: Evidence) -> bytes | None:
     return root_key
 
 
+@lru_cache(maxsize=64)
+def _opened_note(note: str, origin: str, log_key: bytes) -> merkle.Checkpoint | str:
+    # Keyed by the note's exact text: a changed note is checked afresh.
+    try:
+        return merkle.open_checkpoint(note, origin, log_key)
+    except merkle.CheckpointError as error:
+        return f"checkpoint_{error.reason}"
+
+
 def _open_checkpoint(evidence: Evidence) -> tuple[merkle.Checkpoint | None, str | None]:
     if not evidence.checkpoint:
         return None, None
     log_key = _log_key(evidence)
     if not evidence.log_origin or log_key is None:
         return None, "log_key_mismatch"
-    try:
-        checkpoint = merkle.open_checkpoint(evidence.checkpoint, evidence.log_origin, log_key)
-    except merkle.CheckpointError as error:
-        return None, f"checkpoint_{error.reason}"
+    checkpoint = _opened_note(evidence.checkpoint, evidence.log_origin, log_key)
+    if isinstance(checkpoint, str):
+        return None, checkpoint
     if checkpoint.origin != evidence.log_origin:
         return None, "checkpoint_wrong_log"
     return checkpoint, None
 
 
-def verify_evidence(evidence: Evidence) -> BatchVerification:
+def verify_evidence(evidence: Evidence, *, trusted: TrustedPrefix | None = None) -> BatchVerification:
     result = BatchVerification(gtin=evidence.gtin, lot=evidence.lot, ok=True)
     if not evidence.credentials:
         result.ok = False
@@ -170,67 +271,99 @@ def verify_evidence(evidence: Evidence) -> BatchVerification:
     if checkpoint_problem:
         result.problems.append(Check("checkpoint", False, checkpoint_problem))
         result.ok = False
-    expected_path = gs1.DigitalLink(gtin=evidence.gtin, lot=evidence.lot).path
+    context = _Context(evidence, root, checkpoint, gs1.DigitalLink(gtin=evidence.gtin, lot=evidence.lot).path, trusted)
     previous: str | None = None
-    owner: list[str] = []  # the DID of whoever signed the first record (the harvest) owns the batch
     for seq, token in enumerate(evidence.credentials, start=1):
-        outcome = _verify_credential(token, seq, previous, root, evidence, checkpoint, expected_path, owner)
+        outcome = _verify_credential(token, seq, previous, context)
         result.credentials.append(outcome)
         result.ok &= outcome.ok
         previous = outcome.sha256
     return result
 
 
-def _verify_credential(token, seq, previous, root, evidence: Evidence, checkpoint, expected_path, owner: list[str]) -> CredentialResult:
+class _Context:
+    """What every record of one verification shares."""
+
+    def __init__(self, evidence: Evidence, root, checkpoint, expected_path: str, trusted: TrustedPrefix | None) -> None:
+        self.evidence = evidence
+        self.root = root
+        self.checkpoint = checkpoint
+        self.expected_path = expected_path
+        self.trusted = trusted if checkpoint is not None else None
+        self.owner: str | None = None  # the DID of whoever signed the first record (the harvest) owns the batch
+        self._trusted_included: bool | None = None
+        self.published = checkpoint_time_of(checkpoint) if checkpoint is not None else None
+
+    def trusted_included(self) -> bool:
+        """One consistency proof carries the trusted records' inclusion to this checkpoint."""
+        if self._trusted_included is None:
+            t, cp = self.trusted, self.checkpoint
+            self._trusted_included = bool(t and cp and merkle.verify_consistency(t.tree_size, cp.size, t.root, cp.root, t.consistency))
+        return self._trusted_included
+
+
+def checkpoint_time_of(checkpoint: merkle.Checkpoint) -> datetime | None:
+    from traceability.transparency import checkpoint_time
+
+    return checkpoint_time(checkpoint)
+
+
+def _verify_credential(token, seq, previous, context: _Context) -> CredentialResult:
+    evidence = context.evidence
     sha = crypto.sha256_hex(token.encode("ascii", "replace"))
     checks: list[Check] = []
     outcome = CredentialResult(seq=seq, sha256=sha, ok=False, checks=checks)
-    header, body = _checked_token(token)
-    if header is None:
-        checks.append(Check("signature", False, str(body)))
+    trusted = context.trusted is not None and seq <= context.trusted.count
+    opened = _open_token(token)
+    if isinstance(opened, str):
+        checks.append(Check("signature", False, opened))
         return outcome
-    leaf_der = str(header["x5c"][0])
-    leaf = _certificate(leaf_der)
+    if not trusted and not _signature_ok(token):
+        checks.append(Check("signature", False, "bad_signature"))
+        return outcome
+    header = opened.header
     checks.append(Check("signature", True))
     try:
-        payload = json.loads(body)
+        payload = orjson.loads(opened.body)
+        if not isinstance(payload, dict):
+            raise ValueError("not an object")
     except ValueError:
         checks.append(Check("payload", False, "malformed_payload"))
         return outcome
     signed_at = _parse_time(payload.get("validFrom"))
-    if leaf == root:
+    if header.leaf == context.root:
         chain_reasons = []  # signed by the alliance itself, with its root key
     else:
-        chain_reasons = _chain_reasons(leaf_der, evidence.root_certificate_pem, signed_at or datetime.now(timezone.utc))
+        chain_reasons = _chain_reasons(header.leaf_der_b64, evidence.root_certificate_pem, signed_at or datetime.now(timezone.utc))
     checks.append(Check("certificate", not chain_reasons, chain_reasons[0] if chain_reasons else None))
 
-    kid = str(header.get("kid"))
+    kid = str(header.fields.get("kid"))
     key = evidence.keys.get(kid)
-    leaf_key = crypto.b64url_encode(crypto.public_key_raw(leaf.public_key()))  # type: ignore[arg-type]
-    issuer_id = (payload.get("issuer") or {}).get("id")
-    if key is None or key.public_key != leaf_key:
+    issuer_id = (payload.get("issuer") or {}).get("id") if isinstance(payload.get("issuer"), dict) else None
+    if key is None or key.public_key != header.leaf_key_b64:
         checks.append(Check("key_status", False, "unknown_key"))
     elif issuer_id != kid.split("#")[0]:
         checks.append(Check("key_status", False, "issuer_mismatch"))
     elif key.revoked_at is not None and not _logged_before(token, sha, key.revoked_at, evidence):
         checks.append(Check("key_status", False, "key_revoked", key.revocation_reason))
-    elif owner and issuer_id != owner[0] and key.owner_kind == "cooperative":
+    elif context.owner and issuer_id != context.owner and key.owner_kind == "cooperative":
         # Another cooperative cannot write into this batch's record; the post office (shipping and
         # receiving) and the alliance (recalls) can.
         checks.append(Check("key_status", False, "foreign_issuer"))
     else:
         checks.append(Check("key_status", True))
-    if not owner and isinstance(issuer_id, str):
-        owner.append(issuer_id)
+    if not context.owner and isinstance(issuer_id, str):
+        context.owner = issuer_id
 
-    subject = (payload.get("credentialSubject") or [{}])[0]
-    product_ids = [q.get("productId", "") for key in ("quantityList", "inputQuantityList", "outputQuantityList")
-                   for q in subject.get(key) or []]
-    product_ids += [e.get("id", "") for e in subject.get("epcList") or []]
-    subject_ok = any(str(p).split("/21/")[0].endswith(expected_path) for p in product_ids)
+    subjects = payload.get("credentialSubject") or [{}]
+    subject = subjects[0] if isinstance(subjects, list) and subjects and isinstance(subjects[0], dict) else {}
+    product_ids = [q.get("productId", "") for name in ("quantityList", "inputQuantityList", "outputQuantityList")
+                   for q in subject.get(name) or [] if isinstance(q, dict)]
+    product_ids += [e.get("id", "") for e in subject.get("epcList") or [] if isinstance(e, dict)]
+    subject_ok = any(str(p).split("/21/")[0].endswith(context.expected_path) for p in product_ids)
     checks.append(Check("subject", subject_ok, None if subject_ok else "wrong_batch"))
 
-    chain = payload.get("chain") or {}
+    chain = payload.get("chain") if isinstance(payload.get("chain"), dict) else {}
     if chain.get("seq") != seq:
         checks.append(Check("hash_chain", False, "reordered" if chain.get("seq") else "broken_chain"))
     elif chain.get("previous") != previous:
@@ -238,23 +371,40 @@ def _verify_credential(token, seq, previous, root, evidence: Evidence, checkpoin
     else:
         checks.append(Check("hash_chain", True))
 
-    proof = evidence.proofs.get(sha)
-    if checkpoint is None:
-        checks.append(Check("log_inclusion", False, "no_checkpoint"))
-    elif proof is None:
-        checks.append(Check("log_inclusion", False, "not_in_log"))
-    else:
-        try:
-            path = [crypto.b64url_decode(p) for p in proof["proof"]]
-            included = proof["tree_size"] == checkpoint.size and merkle.verify_inclusion(
-                merkle.leaf_hash(token.encode("ascii")), int(proof["index"]), checkpoint.size, path, checkpoint.root)
-        except (KeyError, ValueError, TypeError):
-            included = False
-        checks.append(Check("log_inclusion", included, None if included else "bad_inclusion_proof"))
-
+    checks.append(_inclusion(token, sha, signed_at, trusted, context, outcome))
     outcome.payload = payload
     outcome.ok = all(check.ok for check in checks)
     return outcome
+
+
+def _inclusion(token: str, sha: str, signed_at: datetime | None, trusted: bool, context: _Context,
+               outcome: CredentialResult) -> Check:
+    checkpoint = context.checkpoint
+    proof = context.evidence.proofs.get(sha)
+    if checkpoint is None:
+        return Check("log_inclusion", False, "no_checkpoint")
+    if trusted:
+        included = context.trusted_included()
+        return Check("log_inclusion", included, None if included else "bad_inclusion_proof")
+    if proof is None:
+        return Check("log_inclusion", False, "not_in_log")
+    if proof.get("pending") is True:
+        # Logged after the latest checkpoint: accepted until the next one, if it can be that new.
+        index = proof.get("index")
+        fresh = (isinstance(index, int) and not isinstance(index, bool) and index >= checkpoint.size
+                 and context.published is not None and signed_at is not None
+                 and signed_at >= context.published - PENDING_GRACE)
+        if not fresh:
+            return Check("log_inclusion", False, "not_in_log")
+        outcome.pending = True
+        return Check("log_inclusion", True, None, "pending")
+    try:
+        included = proof["tree_size"] == checkpoint.size and merkle.verify_inclusion(
+            merkle.leaf_hash(token.encode("ascii")), int(proof["index"]), checkpoint.size, _proof_hashes(proof["proof"]),
+            checkpoint.root)
+    except (KeyError, ValueError, TypeError):
+        included = False
+    return Check("log_inclusion", included, None if included else "bad_inclusion_proof")
 
 
 def _logged_before(token: str, sha: str, moment: datetime, evidence: Evidence) -> bool:
@@ -268,7 +418,7 @@ def _logged_before(token: str, sha: str, moment: datetime, evidence: Evidence) -
         return False
     try:
         checkpoint = merkle.open_checkpoint(dated["checkpoint"], evidence.log_origin, log_key)
-        path = [crypto.b64url_decode(p) for p in dated["proof"]]
+        path = _proof_hashes(dated["proof"])
         included = dated["tree_size"] == checkpoint.size and merkle.verify_inclusion(
             merkle.leaf_hash(token.encode("ascii")), int(dated["index"]), checkpoint.size, path, checkpoint.root)
     except (merkle.CheckpointError, KeyError, ValueError, TypeError):

@@ -138,7 +138,9 @@ def create_celery(app: Flask) -> Celery:
         broker_connection_timeout=3,
         beat_schedule={
             "sweep-outbox": {"task": "nongsan.outbox.sweep", "schedule": sweep_seconds},
-            "publish-checkpoint": {"task": "nongsan.trace.publish_checkpoint", "schedule": 60.0},
+            # Checks the cadence (CHECKPOINT_ENTRIES / CHECKPOINT_SECONDS) and signs a checkpoint when due.
+            "publish-checkpoint": {"task": "nongsan.trace.publish_checkpoint",
+                                   "schedule": min(5.0, float(config.get("CHECKPOINT_SECONDS") or 60))},
             "audit-log": {"task": "nongsan.trace.audit_log", "schedule": 3600.0},
             "flush-scans": {"task": "nongsan.trace.flush_scans", "schedule": 60.0},
             "release-reservations": {"task": "nongsan.shop.release_reservations", "schedule": 60.0},

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, UniqueConstraint
+from sqlalchemy import Index, CheckConstraint, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from kernel.timeutil import UTCDateTime, utcnow
@@ -47,7 +47,15 @@ class Product(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint("price_vnd > 0", name="price_positive"),
         CheckConstraint("unit_weight_g > 0", name="weight_positive"),
+        Index("ix_product_name_id", "name", "id"),  # the catalogue's order when nothing is searched
+        # Search reads an index the models cannot describe (migration 0017, `search_index_names`):
+        # a trigram GIN index on name_ascii (PostgreSQL) or the FTS5 table product_fts (SQLite).
     )
+
+
+# Schema objects of the catalogue search that live in migrations only; the model comparison skips them.
+SEARCH_INDEX_NAMES = frozenset({"ix_product_name_trgm", "product_fts", "product_fts_data", "product_fts_idx",
+                                "product_fts_docsize", "product_fts_config", "product_fts_content"})
 
 
 class Batch(SQLModel, table=True):

@@ -438,12 +438,19 @@ class PublicCatalog:
     def search(self, text: str = "", limit: int = 60) -> list[tuple[Product, Cooperative]]:
         return self.find(text, per_page=limit)[0]
 
+    COUNT_LIMIT = 1000  # beyond this the result count says "more than 1,000"
+
     def find(self, text: str = "", *, category: str | None = None, province: int | None = None,
              certification: str | None = None, in_stock: bool = False, page: int = 1, per_page: int = 24):
         """Search that ignores diacritics and đ/d, ranked (whole phrase at the start, then anywhere,
-        then all words), with filters and pagination. Plain LIKE on a folded column, so SQLite and
-        PostgreSQL return the same rows in the same order."""
-        from sqlalchemy import case, exists, func as sqlfunc
+        then all words), with filters and pagination.
+
+        Every word must occur in the folded name (`name_ascii`). The candidates come from an index,
+        not a scan: PostgreSQL's trigram index answers the LIKE conditions, the embedded SQLite an
+        FTS5 trigram table; both then rank with the same expression, so they return the same rows in
+        the same order. The count stops at COUNT_LIMIT + 1, so an empty query stays cheap however
+        large the catalogue grows."""
+        from sqlalchemy import case, exists, func as sqlfunc, text as sql_text
 
         from shop.catalog.models import Certification
 
@@ -451,7 +458,12 @@ class PublicCatalog:
         folded = fold_vietnamese(text)[:100]
         words = folded.split()[:6]
         for word in words:
-            query = query.where(Product.name_ascii.contains(word))  # type: ignore[attr-defined]
+            query = query.where(Product.name_ascii.contains(word, autoescape=True))  # type: ignore[attr-defined]
+        indexed = [w for w in words if len(w) >= 3]
+        if indexed and self.session.get_bind().dialect.name == "sqlite":
+            match = " ".join('"' + w.replace('"', '""') + '"' for w in indexed)
+            query = query.where(Product.id.in_(  # type: ignore[union-attr]
+                sql_text("SELECT rowid FROM product_fts WHERE product_fts MATCH :match").bindparams(match=match)))
         if category:
             query = query.where(Product.category == category)
         if province:
@@ -462,11 +474,12 @@ class PublicCatalog:
         if in_stock:
             query = query.where(exists().where(Batch.product_id == Product.id, Batch.stock_units > 0, not_recalled()))
         rank = case(
-            (Product.name_ascii.startswith(folded), 3),  # type: ignore[attr-defined]
-            (Product.name_ascii.contains(folded), 2),  # type: ignore[attr-defined]
+            (Product.name_ascii.startswith(folded, autoescape=True), 3),  # type: ignore[attr-defined]
+            (Product.name_ascii.contains(folded, autoescape=True), 2),  # type: ignore[attr-defined]
             else_=1,
         ) if folded else None
-        total = self.session.exec(select(sqlfunc.count()).select_from(query.subquery())).one()
+        total = self.session.exec(select(sqlfunc.count()).select_from(
+            query.with_only_columns(Product.id).limit(self.COUNT_LIMIT + 1).subquery())).one()  # type: ignore[arg-type]
         ordering = [rank.desc(), Product.name, Product.id] if rank is not None else [Product.name, Product.id]
         page = max(1, page)
         rows = list(self.session.exec(query.order_by(*ordering).offset((page - 1) * per_page).limit(per_page)))

@@ -56,8 +56,9 @@ def home():
     page = min(max(1, args.get("page", 1, type=int)), 10_000)
     rows, total = PublicCatalog(get_session()).find(query, category=category, province=province, certification=certification,
                                                     in_stock=in_stock, page=page, per_page=PER_PAGE)
-    pages = max(1, -(-total // PER_PAGE))
+    pages = max(1, -(-min(total, PublicCatalog.COUNT_LIMIT) // PER_PAGE))
     return render_template("catalog/home.html", rows=rows, query=query, total=total, page=page, pages=pages,
+                           count_limit=PublicCatalog.COUNT_LIMIT,
                            category=category, province=province, certification=certification, in_stock=in_stock,
                            provinces=address.provinces())
 

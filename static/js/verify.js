@@ -140,8 +140,9 @@ async function loggedBefore(token, dated, revokedAt, ctx) {
 }
 
 // One record: the checks of _verify_credential, in its order, with its reason codes.
+const PENDING_GRACE_MS = 5 * 1000; // traceability.verification.PENDING_GRACE
 async function checkRecord(token, seq, ctx) {
-  const step = (name, ok, reason) => ctx.step(name, ok, reason, seq);
+  const step = (name, ok, reason, _seq, detail) => ctx.step(name, ok, reason, seq, detail);
   const parts = (token = String(token)).split("."), sha = hex(await sha256(enc(token)));
   let header, payload, sig, leaf;
   try {
@@ -192,7 +193,15 @@ async function checkRecord(token, seq, ctx) {
 
   if (!ctx.checkpoint) step("log_inclusion", false, "bad_checkpoint");
   else if (!proof) step("log_inclusion", false, "not_in_log");
-  else step("log_inclusion", await proves(token, proof, ctx.checkpoint), "bad_inclusion_proof");
+  else if (proof.pending === true) {
+    // Logged after the latest checkpoint: accepted until the next one, as on the server, but
+    // only if it can be that new (not signed before that checkpoint, give or take PENDING_GRACE).
+    const line = ctx.checkpoint.extensions.find((l) => l.startsWith("nongsan-time ")), cpAt = line && parseTime(line.slice(13));
+    const signedAt = parseTime(payload.validFrom);
+    const fresh = Number.isSafeInteger(proof.index) && proof.index >= ctx.checkpoint.size && cpAt != null
+      && signedAt != null && signedAt >= cpAt - PENDING_GRACE_MS;
+    step("log_inclusion", fresh, "not_in_log", undefined, fresh ? "pending" : undefined);
+  } else step("log_inclusion", await proves(token, proof, ctx.checkpoint), "bad_inclusion_proof");
   return sha;
 }
 
@@ -225,11 +234,14 @@ const finish = (state, text) => {
 async function run() {
   finish("running", "Đang kiểm tra…");
   list.replaceChildren();
-  const failures = [];
+  const failures = [], pending = [];
   const step = (name, ok, reason, seq, detail) => {
     const li = document.createElement("li"), label = (seq ? `Bản ghi ${seq} · ` : "") + LABELS[name];
-    Object.assign(li.dataset, { step: name, ok: !!ok }, seq ? { seq } : {}, ok ? {} : { reason });
-    li.textContent = `${label}: ${ok ? "hợp lệ ✔" : `✘ ${reason}${detail ? ` (${detail})` : ""}`}`;
+    Object.assign(li.dataset, { step: name, ok: !!ok }, seq ? { seq } : {}, ok ? {} : { reason },
+      ok && detail === "pending" ? { pending: "true" } : {});
+    const good = detail === "pending" ? "hợp lệ, đang chờ điểm kiểm tra nhật ký tiếp theo ✔" : "hợp lệ ✔";
+    li.textContent = `${label}: ${ok ? good : `✘ ${reason}${detail ? ` (${detail})` : ""}`}`;
+    if (ok && detail === "pending") pending.push(seq);
     if (!ok) failures.push(`${label} (${reason})`);
     list.append(li);
     return !!ok;
@@ -250,7 +262,9 @@ async function run() {
   }
   const n = failures.length;
   finish(n ? "failed" : "ok", n ? `Phát hiện sai lệch ở bước ${failures[0]}${n > 1 ? ` và ${n - 1} bước khác` : ""}.`
+    : pending.length ? `Đã tự kiểm tra: tất cả hợp lệ; ${pending.length} bản ghi mới đang chờ điểm kiểm tra nhật ký tiếp theo`
     : "Đã tự kiểm tra: tất cả hợp lệ");
+  out.dataset.pending = String(pending.length);
 }
 button.addEventListener("click", () => run().catch(() => finish("error", "Đã xảy ra lỗi khi kiểm tra.")));
 })();

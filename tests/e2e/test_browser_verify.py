@@ -524,3 +524,56 @@ def test_no_proof_file_is_an_error_not_a_verdict(visit, batch, answer):
     assert state == "error"
     assert steps == []
     assert page.text_content("#self-verify-result").startswith("Không tải được tệp bằng chứng")
+
+
+# -- records newer than the latest checkpoint ----------------------------------------------------
+@pytest.fixture(scope="module")
+def pending_batch(live) -> Batch:
+    """A batch whose last two records are logged but not yet covered by a checkpoint; its first
+    records were checkpointed more than PENDING_GRACE before the latest checkpoint (which a
+    harvest of another batch brought)."""
+    import time
+
+    from shop.cooperatives.models import Cooperative
+    from traceability import events as events_module
+    from traceability.verification import PENDING_GRACE
+
+    made = make_batch(live, "ST25-CHO")
+    time.sleep(PENDING_GRACE.total_seconds() + 1.5)
+    make_batch(live, "ST25-CHO2", events=())
+    with live.app.app_context(), unit_of_work() as session:
+        cooperative = session.get(Cooperative, made.cooperative_id)
+        credentials = CredentialService(session, key_service(session))
+        issuer = IssuerRef("cooperative", cooperative.id, cooperative.name)
+        link = f"{live.app.config['PUBLIC_BASE_URL']}/01/{made.gtin}/10/{made.lot}"
+        for _ in range(2):
+            event = events_module.build_event(events_module.EventKind.INSPECTION, event_time=datetime.now(events_module.LOCAL_TZ),
+                                              location={"type": ["Location"], "id": "https://nongsan.test/htx", "name": cooperative.name},
+                                              quantities=[events_module.quantity(link, "Gạo ST25", 800)])
+            credentials.issue(issuer, BatchRef(made.gtin, made.lot), "inspection", event, publish=False)
+    return made
+
+
+def test_records_newer_than_the_checkpoint_pass_as_pending_in_the_browser_as_on_the_server(visit, live, pending_batch):
+    bundle = fetch_bundle(live, pending_batch)
+    result = verify_evidence(Evidence.from_bundle(bundle))
+    assert result.ok and len(result.credentials) >= 4 and result.pending == [len(result.credentials) - 1, len(result.credentials)]
+    state, steps, page = visit(pending_batch)
+    assert state == "ok", steps
+    shown = {int(s["seq"]) for s in steps if s["step"] == "log_inclusion" and s.get("pending") == "true"}
+    assert shown == set(result.pending)
+    assert page.get_attribute("#self-verify-result", "data-pending") == "2"
+    assert page.get_attribute("#log-pending", "data-pending") == "2"  # the server's page says so too
+
+
+def test_an_old_record_passed_off_as_pending_fails_in_the_browser_as_on_the_server(visit, live, pending_batch):
+    def claim_pending(bundle):
+        first = sha(bundle["credentials"][0])
+        bundle["log"]["proofs"][first] = {"index": 10**6, "tree_size": bundle["log"]["proofs"][first]["tree_size"], "pending": True}
+
+    bundle = fetch_bundle(live, pending_batch)
+    claim_pending(bundle)
+    expected = server_failures(bundle)
+    assert (1, "log_inclusion", "not_in_log") in expected
+    state, steps, _page = visit(pending_batch, tamper=claim_pending)
+    assert state == "failed" and browser_failures(steps) == expected
